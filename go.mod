@@ -1,0 +1,3 @@
+module github.com/localrouter/localrouter
+
+go 1.24
