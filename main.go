@@ -1,0 +1,96 @@
+// Command localrouter is a local OpenAI-compatible LLM gateway that routes
+// each request to a local or a remote model.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/localrouter/localrouter/assets"
+	"github.com/localrouter/localrouter/config"
+	"github.com/localrouter/localrouter/proxy"
+)
+
+// Set by the Makefile's -ldflags.
+var (
+	version     = "dev"
+	commit      = "unknown"
+	date        = "unknown"
+	defaultMock = "false" // "true" in bin/localrouter-mock
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "localrouter:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	check := len(args) > 0 && args[0] == "check"
+	if check {
+		args = args[1:]
+	}
+	fs := flag.NewFlagSet("localrouter", flag.ContinueOnError)
+	configFlag := fs.String("config", "", "config file (default $LOCALROUTER_CONFIG_PATH, else the user config dir)")
+	headless := fs.Bool("headless", false, "run without the tray")
+	mockFlag := fs.Bool("mock", defaultMock == "true", "answer every request from the mock provider")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "localrouter %s (commit %s, built %s)\n", version, commit, date)
+		return nil
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
+
+	path, err := config.ResolvePath(*configFlag)
+	if err != nil {
+		return err
+	}
+	if created, err := config.Ensure(path, assets.ConfigTemplate); err != nil {
+		return err
+	} else if created {
+		log.Info("created a config from the template", "path", path)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	srv, err := proxy.New(proxy.Options{Config: cfg, Version: version, Logger: log, Mock: *mockFlag})
+	if err != nil {
+		return err
+	}
+	if check {
+		return srv.Check(stdout)
+	}
+	if !*headless {
+		log.Info("no tray in this build yet: serving headless")
+	}
+	ln, err := srv.Listen()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("LocalRouter listening", "url", "http://"+ln.Addr().String()+"/v1", "config", path, "version", version)
+	return srv.Serve(ctx, ln)
+}
+
+func logLevel() slog.Level {
+	var l slog.Level
+	if l.UnmarshalText([]byte(os.Getenv("LOCALROUTER_LOG_LEVEL"))) != nil {
+		return slog.LevelInfo
+	}
+	return l
+}

@@ -1,0 +1,148 @@
+package providers
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Stage says how far an upstream call got before it failed. The gateway
+// needs it to pick a status and to know whether another side may be tried.
+type Stage int
+
+const (
+	// StageConnect: no response arrived (refused, DNS, TLS, header timeout).
+	StageConnect Stage = iota
+	// StageStatus: the upstream answered with an error status.
+	StageStatus
+	// StageStream: the upstream failed after its stream had started.
+	StageStream
+)
+
+func (s Stage) String() string {
+	switch s {
+	case StageConnect:
+		return "connect"
+	case StageStatus:
+		return "status"
+	default:
+		return "stream"
+	}
+}
+
+// Error is an upstream failure. Message never holds a provider key.
+type Error struct {
+	Provider string
+	Stage    Stage
+	Status   int    // the upstream's HTTP status, 0 when none arrived
+	Type     string // OpenAI error type, when the upstream gave one
+	Code     string
+	Param    string
+	Message  string
+	Timeout  bool        // the upstream did not answer in time
+	Header   http.Header // the upstream's response headers, for Retry-After
+	Err      error       // underlying transport error, if any
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Provider)
+	b.WriteString(": ")
+	switch {
+	case e.Status != 0:
+		fmt.Fprintf(&b, "upstream status %d", e.Status)
+	case e.Timeout:
+		b.WriteString("upstream timed out")
+	default:
+		fmt.Fprintf(&b, "upstream %s failed", e.Stage)
+	}
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ErrorBody is the body of an OpenAI error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is OpenAI's error object. Param and Code are null when unset.
+type ErrorDetail struct {
+	Message string  `json:"message"`
+	Type    string  `json:"type"`
+	Param   *string `json:"param"`
+	Code    *string `json:"code"`
+}
+
+// ParseErrorBody extracts a message, type, code and param from an upstream
+// error body. It understands OpenAI's shape and the variants vendors use
+// instead: {"error":"text"} (Ollama), {"detail":…} (FastAPI servers such as
+// vLLM), {"message":…} and {"base_resp":{…}} (Minimax).
+func ParseErrorBody(body []byte) (msg, typ, code, param string) {
+	var v struct {
+		Error   json.RawMessage `json:"error"`
+		Detail  json.RawMessage `json:"detail"`
+		Message string          `json:"message"`
+		Base    *struct {
+			Code int    `json:"status_code"`
+			Msg  string `json:"status_msg"`
+		} `json:"base_resp"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return strings.TrimSpace(truncate(string(body), 512)), "", "", ""
+	}
+	if len(v.Error) > 0 && v.Error[0] == '{' {
+		var d struct {
+			Message string          `json:"message"`
+			Type    string          `json:"type"`
+			Code    json.RawMessage `json:"code"`
+			Param   string          `json:"param"`
+		}
+		if json.Unmarshal(v.Error, &d) == nil {
+			return d.Message, d.Type, rawString(d.Code), d.Param
+		}
+	}
+	if s := rawString(v.Error); s != "" {
+		return s, "", "", ""
+	}
+	if s := rawString(v.Detail); s != "" {
+		return s, "", "", ""
+	}
+	if len(v.Detail) > 0 {
+		return truncate(string(v.Detail), 512), "", "", ""
+	}
+	if v.Message != "" {
+		return v.Message, "", "", ""
+	}
+	if v.Base != nil && v.Base.Code != 0 {
+		return v.Base.Msg, "", fmt.Sprint(v.Base.Code), ""
+	}
+	return strings.TrimSpace(truncate(string(body), 512)), "", "", ""
+}
+
+// rawString returns a JSON string's value, a number's text, or "".
+func rawString(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	if raw[0] >= '0' && raw[0] <= '9' {
+		return string(raw)
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

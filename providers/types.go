@@ -1,0 +1,258 @@
+package providers
+
+import (
+	"encoding/json"
+	"errors"
+)
+
+// ChatCompletionRequest is an OpenAI Chat Completions request. Raw keeps the
+// body as the client sent it so that fields this struct does not model reach
+// OpenAI-compatible upstreams byte for byte (DESIGN §6).
+type ChatCompletionRequest struct {
+	Model               string          `json:"model"`
+	Messages            []Message       `json:"messages"`
+	Stream              bool            `json:"stream,omitempty"`
+	StreamOptions       *StreamOptions  `json:"stream_options,omitempty"`
+	MaxTokens           *int            `json:"max_tokens,omitempty"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens,omitempty"`
+	Temperature         *float64        `json:"temperature,omitempty"`
+	TopP                *float64        `json:"top_p,omitempty"`
+	N                   *int            `json:"n,omitempty"`
+	Stop                Stop            `json:"stop,omitempty"`
+	Tools               []Tool          `json:"tools,omitempty"`
+	ToolChoice          json.RawMessage `json:"tool_choice,omitempty"`
+	ResponseFormat      json.RawMessage `json:"response_format,omitempty"`
+	ReasoningEffort     string          `json:"reasoning_effort,omitempty"`
+	User                string          `json:"user,omitempty"`
+
+	// Raw is the request body exactly as received; nil for requests built in code.
+	Raw []byte `json:"-"`
+}
+
+// IncludeUsage reports whether the client asked for a final usage chunk.
+func (r *ChatCompletionRequest) IncludeUsage() bool {
+	return r.StreamOptions != nil && r.StreamOptions.IncludeUsage
+}
+
+// StreamOptions are the request's stream_options.
+type StreamOptions struct {
+	IncludeUsage bool `json:"include_usage,omitempty"`
+}
+
+// Stop is OpenAI's stop field: a string or an array of strings.
+type Stop []string
+
+// UnmarshalJSON accepts a string or an array of strings.
+func (s *Stop) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var one string
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		*s = Stop{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	*s = many
+	return nil
+}
+
+// Message is one chat message.
+type Message struct {
+	Role             string     `json:"role"`
+	Content          Content    `json:"content"`
+	Name             string     `json:"name,omitempty"`
+	ToolCalls        []ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID       string     `json:"tool_call_id,omitempty"`
+	ReasoningContent string     `json:"reasoning_content,omitempty"`
+}
+
+// Content is a message's content: either plain text or a list of parts.
+type Content struct {
+	Text  string
+	Parts []ContentPart
+	// IsParts reports the array form, even when empty.
+	IsParts bool
+}
+
+// UnmarshalJSON accepts a string, an array of parts, or null.
+func (c *Content) UnmarshalJSON(b []byte) error {
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		*c = Content{}
+		return nil
+	case b[0] == '"':
+		*c = Content{}
+		return json.Unmarshal(b, &c.Text)
+	case b[0] == '[':
+		*c = Content{IsParts: true}
+		return json.Unmarshal(b, &c.Parts)
+	}
+	return errors.New("content must be a string or an array of parts")
+}
+
+// MarshalJSON writes the form the content arrived in.
+func (c Content) MarshalJSON() ([]byte, error) {
+	if c.IsParts || c.Parts != nil {
+		if c.Parts == nil {
+			return []byte("[]"), nil
+		}
+		return json.Marshal(c.Parts)
+	}
+	return json.Marshal(c.Text)
+}
+
+// ContentPart is one part of a multi-part message.
+type ContentPart struct {
+	Type     string    `json:"type"`
+	Text     string    `json:"text,omitempty"`
+	ImageURL *ImageURL `json:"image_url,omitempty"`
+}
+
+// ImageURL is an image part's URL: http(s) or a data URL.
+type ImageURL struct {
+	URL    string `json:"url"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Tool is a function the model may call.
+type Tool struct {
+	Type     string   `json:"type"`
+	Function Function `json:"function"`
+}
+
+// Function describes a callable function.
+type Function struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	Parameters  json.RawMessage `json:"parameters,omitempty"`
+	Strict      *bool           `json:"strict,omitempty"`
+}
+
+// ToolCall is a model's call of a tool. Index is set only in stream deltas.
+type ToolCall struct {
+	Index    *int         `json:"index,omitempty"`
+	ID       string       `json:"id,omitempty"`
+	Type     string       `json:"type,omitempty"`
+	Function FunctionCall `json:"function"`
+}
+
+// FunctionCall names the function and carries its JSON arguments as a string.
+type FunctionCall struct {
+	Name      string `json:"name,omitempty"`
+	Arguments string `json:"arguments"`
+}
+
+// Usage is token accounting. PromptTokens includes cached tokens, as in OpenAI.
+type Usage struct {
+	PromptTokens            int                      `json:"prompt_tokens"`
+	CompletionTokens        int                      `json:"completion_tokens"`
+	TotalTokens             int                      `json:"total_tokens"`
+	PromptTokensDetails     *PromptTokensDetails     `json:"prompt_tokens_details,omitempty"`
+	CompletionTokensDetails *CompletionTokensDetails `json:"completion_tokens_details,omitempty"`
+}
+
+// PromptTokensDetails breaks down prompt tokens.
+type PromptTokensDetails struct {
+	CachedTokens int `json:"cached_tokens"`
+}
+
+// CompletionTokensDetails breaks down completion tokens.
+type CompletionTokensDetails struct {
+	ReasoningTokens int `json:"reasoning_tokens"`
+}
+
+// ChatCompletionResponse is a non-streamed answer. When Raw is set it is the
+// upstream's body and is what the client receives; the typed fields may then
+// hold only what the gateway needed (Usage).
+type ChatCompletionResponse struct {
+	ID                string   `json:"id"`
+	Object            string   `json:"object"`
+	Created           int64    `json:"created"`
+	Model             string   `json:"model"`
+	Choices           []Choice `json:"choices"`
+	Usage             *Usage   `json:"usage,omitempty"`
+	SystemFingerprint string   `json:"system_fingerprint,omitempty"`
+
+	Raw []byte `json:"-"`
+}
+
+// Choice is one answer of a non-streamed response.
+type Choice struct {
+	Index        int             `json:"index"`
+	Message      ResponseMessage `json:"message"`
+	FinishReason string          `json:"finish_reason"`
+}
+
+// ResponseMessage is the assistant's message in a non-streamed response.
+type ResponseMessage struct {
+	Role             string     `json:"role"`
+	Content          *string    `json:"content"`
+	ReasoningContent string     `json:"reasoning_content,omitempty"`
+	ToolCalls        []ToolCall `json:"tool_calls,omitempty"`
+	Refusal          *string    `json:"refusal,omitempty"`
+}
+
+// ChatCompletionStreamResponse is one chunk of a streamed answer. When Raw is
+// set it is the upstream event's data and is written to the client as is.
+type ChatCompletionStreamResponse struct {
+	ID                string         `json:"id"`
+	Object            string         `json:"object"`
+	Created           int64          `json:"created"`
+	Model             string         `json:"model"`
+	Choices           []StreamChoice `json:"choices"`
+	Usage             *Usage         `json:"usage,omitempty"`
+	SystemFingerprint string         `json:"system_fingerprint,omitempty"`
+
+	Raw []byte `json:"-"`
+}
+
+// StreamChoice is one choice's delta in a chunk.
+type StreamChoice struct {
+	Index        int     `json:"index"`
+	Delta        Delta   `json:"delta"`
+	FinishReason *string `json:"finish_reason"`
+}
+
+// Delta is the incremental part of a streamed message.
+type Delta struct {
+	Role             string     `json:"role,omitempty"`
+	Content          *string    `json:"content,omitempty"`
+	ReasoningContent *string    `json:"reasoning_content,omitempty"`
+	ToolCalls        []ToolCall `json:"tool_calls,omitempty"`
+	Refusal          *string    `json:"refusal,omitempty"`
+}
+
+// AppendJSON appends the chunk's JSON to b: Raw when set, else the encoding.
+func (c *ChatCompletionStreamResponse) AppendJSON(b []byte) ([]byte, error) {
+	if c.Raw != nil {
+		return append(b, c.Raw...), nil
+	}
+	enc, err := json.Marshal(c)
+	if err != nil {
+		return b, err
+	}
+	return append(b, enc...), nil
+}
+
+// Body returns the response's JSON: Raw when set, else the encoding.
+func (r *ChatCompletionResponse) Body() ([]byte, error) {
+	if r.Raw != nil {
+		return r.Raw, nil
+	}
+	return json.Marshal(r)
+}
+
+// ParseRequest decodes a Chat Completions request body in one pass and keeps
+// the body in Raw. It does not copy body: the caller must not reuse it.
+func ParseRequest(body []byte) (*ChatCompletionRequest, error) {
+	req := &ChatCompletionRequest{}
+	if err := json.Unmarshal(body, req); err != nil {
+		return nil, err
+	}
+	req.Raw = body
+	return req, nil
+}

@@ -1,0 +1,267 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/strategy"
+)
+
+// streamBuffer lets the upstream reader run a few events ahead of a slow
+// client; each event is still written and flushed on its own.
+const streamBuffer = 16
+
+// chat serves POST /v1/chat/completions.
+func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	st := s.state.Load()
+	rec := requestLog{start: start, stream: false}
+	defer func() { rec.write(s.log, r) }()
+
+	body, aerr := readBody(w, r, st.maxBody)
+	if aerr != nil {
+		rec.fail(aerr.status, aerr)
+		writeError(w, aerr)
+		return
+	}
+	req, err := providers.ParseRequest(body)
+	if err != nil {
+		aerr := newAPIError(http.StatusBadRequest, "invalid_request_error", "invalid_json", "",
+			"request body is not valid Chat Completions JSON: "+err.Error())
+		rec.fail(aerr.status, aerr)
+		writeError(w, aerr)
+		return
+	}
+	rec.stream = req.Stream
+	if len(req.Messages) == 0 {
+		aerr := newAPIError(http.StatusBadRequest, "invalid_request_error", "missing_messages", "messages",
+			"messages must be a non-empty array")
+		rec.fail(aerr.status, aerr)
+		writeError(w, aerr)
+		return
+	}
+
+	d, err := st.router.Decide(strategy.Request{Model: req.Model})
+	if err != nil {
+		if on, why := st.mockMode(s); on {
+			// In mock mode a route that cannot resolve still gets an answer.
+			d = strategy.Decision{Side: st.up.table.Default, Provider: "mock", Model: req.Model, Reason: why}
+		} else {
+			aerr := errorFor(err)
+			rec.fail(aerr.status, aerr)
+			writeError(w, aerr)
+			return
+		}
+	}
+	route := d.String()
+	rec.route = route
+	w.Header().Set("X-LocalRouter-Route", route)
+	p, ok := s.provider(st, d)
+	if !ok {
+		aerr := newAPIError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model",
+			"provider "+d.Provider+" is not available")
+		rec.fail(aerr.status, aerr)
+		writeError(w, aerr)
+		return
+	}
+	req.Model = d.Model
+	rec.overhead = time.Since(start)
+	w.Header().Set("X-LocalRouter-Overhead", strconv.FormatInt(rec.overhead.Microseconds(), 10))
+
+	if req.Stream {
+		s.stream(w, r, p, req, &rec)
+	} else {
+		s.complete(w, r, p, req, &rec)
+	}
+}
+
+func (s *Server) complete(w http.ResponseWriter, r *http.Request, p providers.Provider, req *providers.ChatCompletionRequest, rec *requestLog) {
+	resp, err := p.ChatCompletion(r.Context(), req)
+	if err != nil {
+		s.upstreamFailed(w, r, err, rec)
+		return
+	}
+	body, err := resp.Body()
+	if err != nil {
+		s.upstreamFailed(w, r, err, rec)
+		return
+	}
+	rec.usage = resp.Usage
+	rec.status = http.StatusOK
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, p providers.Provider, req *providers.ChatCompletionRequest, rec *requestLog) {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	ch := make(chan *providers.ChatCompletionStreamResponse, streamBuffer)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- p.ChatCompletionStream(ctx, req, ch)
+		close(ch)
+	}()
+
+	rc := http.NewResponseController(w)
+	started := false
+	var buf []byte
+	var writeErr error
+	for chunk := range ch {
+		if writeErr != nil {
+			continue // drain so the provider can return
+		}
+		if !started {
+			started = true
+			h := w.Header()
+			h.Set("Content-Type", "text/event-stream")
+			h.Set("Cache-Control", "no-cache")
+			h.Set("X-Accel-Buffering", "no")
+			w.WriteHeader(http.StatusOK)
+		}
+		if chunk.Usage != nil {
+			rec.usage = chunk.Usage
+		}
+		buf = append(buf[:0], "data: "...)
+		var err error
+		if buf, err = chunk.AppendJSON(buf); err != nil {
+			s.log.Error("encode stream chunk", "err", err)
+			continue
+		}
+		buf = append(buf, "\n\n"...)
+		if _, writeErr = w.Write(buf); writeErr == nil {
+			writeErr = rc.Flush()
+		}
+		if writeErr != nil {
+			cancel() // the client is gone: stop the upstream at once
+		}
+		rec.chunks++
+	}
+	err := <-errc
+
+	switch {
+	case r.Context().Err() != nil || writeErr != nil:
+		rec.status = statusClientClosed
+		rec.err = "client closed the stream"
+	case err == nil:
+		if !started {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.Header().Set("Cache-Control", "no-cache")
+		}
+		io.WriteString(w, "data: [DONE]\n\n")
+		rc.Flush()
+		rec.status = http.StatusOK
+	case !started:
+		s.upstreamFailed(w, r, err, rec)
+	default:
+		// The status line is gone; all that is left is to say so in-band.
+		aerr := errorFor(err)
+		w.Write(streamErrorEvent(aerr))
+		rc.Flush()
+		rec.status = aerr.status
+		rec.err = "stream failed after it began: " + err.Error()
+	}
+}
+
+func (s *Server) upstreamFailed(w http.ResponseWriter, r *http.Request, err error, rec *requestLog) {
+	if r.Context().Err() != nil {
+		rec.status = statusClientClosed
+		rec.err = "client closed the request"
+		return
+	}
+	aerr := errorFor(err)
+	var pe *providers.Error
+	if errors.As(err, &pe) && pe.Header != nil {
+		if ra := pe.Header.Get("Retry-After"); ra != "" {
+			w.Header().Set("Retry-After", ra)
+		}
+	}
+	rec.fail(aerr.status, err)
+	writeError(w, aerr)
+}
+
+// readBody reads the whole body up to max bytes. Reading it all before the
+// upstream call also sidesteps golang/go#40747: net/http may close an inbound
+// body that a proxy is still streaming out once response headers are written.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, *apiError) {
+	tooLarge := newAPIError(http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
+		"request body is larger than server.max_body ("+strconv.FormatInt(max, 10)+" bytes)")
+	if r.ContentLength > max {
+		return nil, tooLarge
+	}
+	rd := http.MaxBytesReader(w, r.Body, max)
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(rd, body)
+	} else {
+		body, err = io.ReadAll(rd)
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge
+		}
+		return nil, newAPIError(http.StatusBadRequest, "invalid_request_error", "body_read_failed", "", "cannot read request body: "+err.Error())
+	}
+	return body, nil
+}
+
+// requestLog gathers what the one log line per request says.
+type requestLog struct {
+	start    time.Time
+	stream   bool
+	route    string
+	status   int
+	overhead time.Duration
+	usage    *providers.Usage
+	chunks   int
+	err      string
+}
+
+func (l *requestLog) fail(status int, err error) {
+	l.status = status
+	l.err = err.Error()
+}
+
+func (l *requestLog) write(log *slog.Logger, r *http.Request) {
+	level := slog.LevelInfo
+	switch {
+	case l.status == statusClientClosed:
+		level = slog.LevelDebug
+	case l.status >= 500 || l.err != "":
+		level = slog.LevelWarn
+	}
+	if !log.Enabled(r.Context(), level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("path", r.URL.Path),
+		slog.Int("status", l.status),
+		slog.Bool("stream", l.stream),
+		slog.Duration("latency", time.Since(l.start)),
+		slog.Int64("overhead_us", l.overhead.Microseconds()),
+	}
+	if l.route != "" {
+		attrs = append(attrs, slog.String("route", l.route))
+	}
+	if l.usage != nil {
+		attrs = append(attrs, slog.Int("prompt_tokens", l.usage.PromptTokens), slog.Int("completion_tokens", l.usage.CompletionTokens))
+	}
+	if l.stream {
+		attrs = append(attrs, slog.Int("chunks", l.chunks))
+	}
+	if l.err != "" {
+		attrs = append(attrs, slog.String("err", l.err))
+	}
+	log.LogAttrs(context.WithoutCancel(r.Context()), level, "request", attrs...)
+}

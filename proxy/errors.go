@@ -1,0 +1,113 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/strategy"
+)
+
+// statusClientClosed is logged (never sent) when the client hung up, as nginx does.
+const statusClientClosed = 499
+
+// apiError is an error in OpenAI's shape with the status it is sent with.
+type apiError struct {
+	status int
+	body   providers.ErrorBody
+}
+
+func newAPIError(status int, typ, code, param, msg string) *apiError {
+	e := &apiError{status: status}
+	e.body.Error = providers.ErrorDetail{Message: msg, Type: typ}
+	if code != "" {
+		e.body.Error.Code = &code
+	}
+	if param != "" {
+		e.body.Error.Param = &param
+	}
+	return e
+}
+
+func (e *apiError) Error() string { return e.body.Error.Message }
+
+// errorFor maps any error from routing or an upstream to what the client gets.
+func errorFor(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var re *strategy.RouteError
+	if errors.As(err, &re) {
+		return newAPIError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model", re.Msg)
+	}
+	var pe *providers.Error
+	if errors.As(err, &pe) {
+		return upstreamError(pe)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return newAPIError(http.StatusGatewayTimeout, "upstream_error", "upstream_timeout", "", err.Error())
+	}
+	return newAPIError(http.StatusBadGateway, "upstream_error", "upstream_error", "", err.Error())
+}
+
+func upstreamError(pe *providers.Error) *apiError {
+	switch {
+	case pe.Status != 0:
+		// The upstream's own status is the most useful thing to pass on:
+		// SDKs retry 429 and 5xx and surface 4xx to the user.
+		typ := pe.Type
+		if typ == "" {
+			typ = typeForStatus(pe.Status)
+		}
+		msg := pe.Provider + ": " + pe.Message
+		if pe.Message == "" {
+			msg = pe.Provider + ": upstream answered " + strconv.Itoa(pe.Status)
+		}
+		status := pe.Status
+		if status < 400 || status > 599 {
+			status = http.StatusBadGateway
+		}
+		return newAPIError(status, typ, pe.Code, pe.Param, msg)
+	case pe.Timeout:
+		return newAPIError(http.StatusGatewayTimeout, "upstream_error", "upstream_timeout", "", pe.Error())
+	case pe.Stage == providers.StageConnect:
+		return newAPIError(http.StatusBadGateway, "upstream_error", "upstream_unreachable", "", pe.Error())
+	}
+	return newAPIError(http.StatusBadGateway, "upstream_error", "upstream_error", "", pe.Error())
+}
+
+func typeForStatus(status int) string {
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return "authentication_error"
+	case status == http.StatusTooManyRequests:
+		return "rate_limit_error"
+	case status >= 500:
+		return "upstream_error"
+	}
+	return "invalid_request_error"
+}
+
+// writeError sends e as JSON. Retry-After from a rate-limited upstream is
+// passed on so the client's own back-off works.
+func writeError(w http.ResponseWriter, e *apiError) {
+	body, _ := json.Marshal(e.body)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(e.status)
+	w.Write(body)
+}
+
+// streamErrorEvent is the final SSE event sent when a stream fails after it began.
+func streamErrorEvent(e *apiError) []byte {
+	body, _ := json.Marshal(e.body)
+	out := make([]byte, 0, len(body)+8)
+	out = append(out, "data: "...)
+	out = append(out, body...)
+	return append(out, "\n\n"...)
+}

@@ -1,0 +1,84 @@
+package proxy
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/localrouter/localrouter/config"
+	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/mock"
+	"github.com/localrouter/localrouter/providers/openai"
+	"github.com/localrouter/localrouter/strategy"
+)
+
+// upstreams is one configuration's providers and routing table.
+type upstreams struct {
+	byName map[string]providers.Provider
+	table  strategy.Table
+	// skipped says, per configured provider that will not be used, why.
+	skipped map[string]string
+}
+
+// buildUpstreams turns the config's provider entries into providers. An
+// entry that cannot work (no key, a protocol not built yet) is skipped with a
+// reason; an entry that is wrong (no base URL for an unknown vendor) is an error.
+func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
+	u := &upstreams{byName: map[string]providers.Provider{}, skipped: map[string]string{}}
+	u.table = strategy.Table{
+		Default:     strategy.Side(cfg.Routing.Default),
+		LocalModel:  cfg.Routing.LocalModel,
+		RemoteModel: cfg.Routing.RemoteModel,
+	}
+	var errs []string
+	for _, pc := range cfg.Providers {
+		kind := pc.Kind()
+		switch kind {
+		case "mock":
+			u.byName[pc.Name] = mock.New(cfg.Mock.TokenDelay)
+		case "openai":
+			explicitURL := pc.BaseURL != ""
+			if !explicitURL {
+				def, ok := openai.DefaultBaseURL(pc.Name)
+				if !ok {
+					errs = append(errs, fmt.Sprintf("providers.%s: no base_url, and %q is not a vendor LocalRouter knows: set base_url", pc.Name, pc.Name))
+					continue
+				}
+				pc.BaseURL = def
+			}
+			if pc.APIKey == "" && !explicitURL && !pc.IsLocal() {
+				u.skipped[pc.Name] = "no api_key"
+				continue
+			}
+			headers := make(map[string]string, len(pc.Headers))
+			for k, v := range pc.Headers {
+				headers[k] = string(v)
+			}
+			c, err := openai.New(openai.Options{
+				Name: pc.Name, BaseURL: pc.BaseURL, APIKey: string(pc.APIKey), Headers: headers,
+				Timeout: pc.Timeout, IdleTimeout: pc.IdleTimeout, UserAgent: userAgent,
+			})
+			if err != nil {
+				errs = append(errs, err.Error())
+				continue
+			}
+			u.byName[pc.Name] = c
+		default:
+			u.skipped[pc.Name] = "type " + kind + " is not supported by this version yet"
+			continue
+		}
+		u.table.Providers = append(u.table.Providers, strategy.Provider{
+			Name: pc.Name, Kind: kind, Local: pc.IsLocal(), Models: pc.Models,
+		})
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("config %s: %s", cfg.Path, strings.Join(errs, "; "))
+	}
+	return u, nil
+}
+
+func (u *upstreams) logSkipped(log *slog.Logger) {
+	for name, why := range u.skipped {
+		log.Warn("provider skipped", "provider", name, "reason", why)
+	}
+}
