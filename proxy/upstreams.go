@@ -37,8 +37,7 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 		case "mock":
 			u.byName[pc.Name] = mock.New(cfg.Mock.TokenDelay)
 		case "openai":
-			explicitURL := pc.BaseURL != ""
-			if !explicitURL {
+			if pc.BaseURL == "" {
 				def, ok := openai.DefaultBaseURL(pc.Name)
 				if !ok {
 					errs = append(errs, fmt.Sprintf("providers.%s: no base_url, and %q is not a vendor LocalRouter knows: set base_url", pc.Name, pc.Name))
@@ -46,7 +45,9 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 				}
 				pc.BaseURL = def
 			}
-			if pc.APIKey == "" && !explicitURL && !pc.IsLocal() {
+			// A cloud endpoint without a key can only answer 401; a server
+			// on this machine or the LAN usually needs none.
+			if pc.APIKey == "" && !pc.IsLocal() {
 				u.skipped[pc.Name] = "no api_key"
 				continue
 			}

@@ -1,0 +1,240 @@
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestChunksAreNotCoalesced(t *testing.T) {
+	up := newFakeOpenAI(t)
+	p := start(t, providerConfig(up.URL))
+	// The upstream sends its five content chunks 100 ms apart.
+	resp, err := http.Post(p.url+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"deepseek/slow-model","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var arrivals []time.Time
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"content":"`) && !strings.Contains(sc.Text(), `"content":""`) {
+			arrivals = append(arrivals, time.Now())
+		}
+	}
+	if len(arrivals) != 5 {
+		t.Fatalf("got %d content events, want 5", len(arrivals))
+	}
+	for i := 1; i < len(arrivals); i++ {
+		// Coalesced events would arrive together; 50 ms leaves room for a
+		// loaded machine without letting buffering pass.
+		if gap := arrivals[i].Sub(arrivals[i-1]); gap < 50*time.Millisecond {
+			t.Errorf("event %d arrived %v after the previous one, want ~100ms apart", i, gap)
+		}
+	}
+}
+
+func TestKeysNeverShown(t *testing.T) {
+	up := newFakeOpenAI(t)
+	cfg := providerConfig(up.URL) + `
+  openai:
+    api_key: sk-wrong-key-that-the-upstream-echoes
+    base_url: ` + up.URL + `/v1
+    local: false
+`
+	p := start(t, cfg)
+	// The upstream echoes a rejected key in its error, as real vendors do.
+	resp, err := http.Post(p.url+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.Contains(body, "Incorrect API key provided: [redacted]") {
+		t.Errorf("status %d body %s, want the upstream's 401 with the key redacted", resp.StatusCode, body)
+	}
+	health, err := http.Get(p.url + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hbody := readAll(t, health.Body)
+	health.Body.Close()
+	out, err := run(t, userEnv(t), "check", "--config", p.config)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	p.waitLog(t, "status=401")
+	for name, text := range map[string]string{"error body": body, "/health": hbody, "check": out, "log": p.Logs()} {
+		for _, key := range []string{upstreamKey, "sk-wrong-key-that-the-upstream-echoes"} {
+			if strings.Contains(text, key) {
+				t.Errorf("%s shows a provider key:\n%s", name, text)
+			}
+		}
+	}
+}
+
+func TestMissingConfigIsCreatedAndServesMock(t *testing.T) {
+	env := userEnv(t)
+	dir := filepath.Join(t.TempDir(), "fresh", "localrouter")
+	path := filepath.Join(dir, "config.yaml")
+	// The template listens on 8080, which may be taken here; check first
+	// creates it, then a copy with a free port serves.
+	out, err := run(t, env, "check", "--config", path)
+	if err != nil {
+		t.Fatalf("check on a missing config: %v\n%s", err, out)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("template not created: %v", err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("config mode = %v, want 0600", st.Mode().Perm())
+	}
+	if dst, _ := os.Stat(dir); dst.Mode().Perm() != 0o700 {
+		t.Errorf("config dir mode = %v, want 0700", dst.Mode().Perm())
+	}
+	if !strings.Contains(out, "mock") {
+		t.Errorf("check does not say it will serve mock answers:\n%s", out)
+	}
+	tmpl, _ := os.ReadFile(path)
+	port := freePort(t)
+	if !strings.Contains(string(tmpl), "port: 8080") {
+		t.Fatalf("template does not listen on 8080:\n%s", tmpl)
+	}
+	os.WriteFile(path, []byte(strings.Replace(string(tmpl), "port: 8080", "port: "+itoa(port), 1)), 0o600)
+	p := startAt(t, path, port, env)
+
+	resp, err := http.Get(p.url + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Mock       bool   `json:"mock"`
+		MockReason string `json:"mock_reason"`
+	}
+	json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if !h.Mock || h.MockReason == "" {
+		t.Errorf("health mock=%v reason=%q, want mock with a reason", h.Mock, h.MockReason)
+	}
+	if !strings.Contains(p.Logs(), "serving from the mock provider") {
+		t.Errorf("log does not say mock mode loudly:\n%s", p.Logs())
+	}
+	chat, err := http.Post(p.url+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"auto","messages":[{"role":"user","content":"hello"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readAll(t, chat.Body)
+	chat.Body.Close()
+	if chat.StatusCode != 200 || !strings.Contains(body, "mock provider") {
+		t.Errorf("first chat on a fresh install: %d %s", chat.StatusCode, body)
+	}
+}
+
+func TestBrokenConfigFailsWithLine(t *testing.T) {
+	for _, tt := range []struct{ name, yaml, want string }{
+		{"malformed", "server:\n  port: 8080\n providers: x\n", ":3"},
+		{"unknown key", "server:\n  prot: 8080\n", `prot`},
+		{"bad value", "server:\n  port: lots\n", "server.port"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			os.WriteFile(path, []byte(tt.yaml), 0o600)
+			for _, args := range [][]string{{"check", "--config", path}, {"--headless", "--config", path}} {
+				out, err := run(t, userEnv(t), args...)
+				if err == nil {
+					t.Fatalf("%v: exit 0 on a broken config:\n%s", args, out)
+				}
+				if !strings.Contains(out, path) || !strings.Contains(out, tt.want) {
+					t.Errorf("%v: error does not name the file and %q:\n%s", args, tt.want, out)
+				}
+			}
+		})
+	}
+}
+
+func TestCheckPrintsRoutingTable(t *testing.T) {
+	up := newFakeOpenAI(t)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(path, []byte(providerConfig(up.URL)+`
+  ollama:
+    models: [qwen3:8b]
+`), 0o600)
+	out, err := run(t, userEnv(t), "check", "--config", path)
+	if err != nil {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+	for _, want := range []string{"deepseek", "ollama", "local", "auto", "remote:deepseek/deepseek-chat", "qwen3:8b"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPortInUse(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(path, []byte("server:\n  port: "+itoa(busy.Addr().(*net.TCPAddr).Port)+"\n"), 0o600)
+	out, err := run(t, userEnv(t), "--headless", "--config", path)
+	if err == nil {
+		t.Fatal("started on a busy port")
+	}
+	if !strings.Contains(out, "already in use") || !strings.Contains(out, "server.port") {
+		t.Errorf("message does not say the port is taken and how to change it:\n%s", out)
+	}
+}
+
+func TestShutdownLetsStreamsFinish(t *testing.T) {
+	up := newFakeOpenAI(t)
+	p := start(t, providerConfig(up.URL))
+	resp, err := http.Post(p.url+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"deepseek/slow-model","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if _, err := br.ReadString('\n'); err != nil { // the stream has begun
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	rest := readAll(t, br)
+	if !strings.HasSuffix(rest, "data: [DONE]\n\n") || strings.Count(rest, `"content":"`) < 5 {
+		t.Errorf("stream cut by shutdown:\n%s", rest)
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := run(t, nil, "--version")
+	if err != nil || !strings.HasPrefix(out, "localrouter ") || !strings.Contains(out, "commit") {
+		t.Errorf("--version: %v %q", err, out)
+	}
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
