@@ -1,0 +1,531 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The decoder walks the yaml.Node tree itself instead of calling
+// Node.Decode: Node.Decode cannot be made strict (KnownFields exists only on
+// yaml.Decoder, which reads text, and re-encoding the expanded tree would
+// lose the line numbers), and yaml.v3's type errors quote the offending
+// value, which may be an API key. Walking the tree also gives every error
+// its field path and line, and tells an absent field from a false or zero one.
+
+// nodeInfo is where a field's value was found in the file.
+type nodeInfo struct {
+	line int
+	// raw is the value as written when ${VAR} expansion changed it. Error
+	// messages show raw rather than the expansion, which came from the
+	// environment and may be a secret put in the wrong field.
+	raw string
+}
+
+type decoder struct {
+	file  string
+	errs  []*fieldError
+	nodes map[string]nodeInfo
+
+	// merged caches the pairs of each mapping used as a merge source, so
+	// that merges of merges cost linear rather than exponential time.
+	merged map[*yaml.Node][]pair
+	// steps counts decoded values: aliases let a small file name the same
+	// nodes over and over (a "billion laughs"), so decoding stops at
+	// maxSteps, far beyond any real config.
+	steps int
+}
+
+const maxSteps = 100_000
+
+// pair is one key and value of a mapping, after merge keys are applied.
+type pair struct {
+	key     string
+	keyNode *yaml.Node
+	valNode *yaml.Node
+}
+
+var (
+	durationType  = reflect.TypeFor[time.Duration]()
+	byteSizeType  = reflect.TypeFor[ByteSize]()
+	providersType = reflect.TypeFor[[]Provider]()
+)
+
+// parseDocument parses data as a single YAML document and returns its root
+// node, or nil for a file with no content (empty, or only comments).
+func parseDocument(data []byte, name string) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err == io.EOF {
+		return nil, nil
+	} else if err != nil {
+		return nil, syntaxError(data, name, err)
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); err != io.EOF {
+		if err != nil {
+			return nil, syntaxError(data, name, err)
+		}
+		return nil, &fieldError{file: name, line: next.Line, msg: "only one YAML document is allowed"}
+	}
+	if doc.Kind == yaml.DocumentNode {
+		if len(doc.Content) == 0 {
+			return nil, nil
+		}
+		return doc.Content[0], nil
+	}
+	return &doc, nil
+}
+
+var yamlLine = regexp.MustCompile(`(?s)^yaml: (?:line (\d+): )?(.*)$`)
+
+// parserProblems are the messages of yaml.v3's parser, as opposed to its
+// scanner. For these it reports a 0-based line, of the problem or of the
+// start of the enclosing collection, and none at all for line 0 (see
+// yaml.v3 decode.go, parser.fail; go-yaml/yaml#205).
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"did not find expected node content":     true,
+	"did not find expected key":              true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found duplicate %TAG directive":         true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// syntaxError restates a yaml.v3 parse error in this package's shape,
+// "config FILE:LINE: message", with a 1-based line.
+func syntaxError(data []byte, name string, err error) error {
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &fieldError{file: name, msg: err.Error()}
+	}
+	line, _ := strconv.Atoi(m[1]) // 0 when there is no line
+	msg := m[2]
+	if parserProblems[msg] {
+		line++
+	}
+	if lines := bytes.Split(data, []byte("\n")); line >= 1 && line <= len(lines) && bytes.Contains(lines[line-1], []byte("\t")) {
+		msg += " (YAML indents with spaces, not tabs)"
+	}
+	return &fieldError{file: name, line: line, msg: msg}
+}
+
+func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
+	e := &fieldError{file: d.file, field: field, msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.line = n.Line
+	}
+	d.errs = append(d.errs, e)
+}
+
+// document decodes the root node into c.
+func (d *decoder) document(root *yaml.Node, c *Config) {
+	root = resolve(root)
+	if isNull(root) {
+		return
+	}
+	if root.Kind != yaml.MappingNode {
+		d.errorf(root, "", "the file must be a mapping of settings, got %s", kindName(root))
+		return
+	}
+	d.structure(root, "", reflect.ValueOf(c).Elem())
+}
+
+// value decodes n into v and reports whether it set v. A null value, or one
+// that ${VAR} expansion left empty, is absent: v keeps its default.
+func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) bool {
+	if d.steps++; d.steps > maxSteps {
+		if d.steps == maxSteps+1 {
+			d.errorf(n, path, "too many values: aliases repeat too much of the file")
+		}
+		return false
+	}
+	n = resolve(n)
+	if isNull(n) {
+		return false
+	}
+	if v.Type() == providersType {
+		return d.providers(n, path, v)
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		return d.structure(n, path, v)
+	case reflect.Pointer:
+		p := reflect.New(v.Type().Elem())
+		if !d.value(n, path, p.Elem()) {
+			return false
+		}
+		v.Set(p)
+		return true
+	case reflect.Slice:
+		return d.sequence(n, path, v)
+	case reflect.Map:
+		return d.mapping(n, path, v)
+	}
+	s, ok := d.scalar(n, path, v)
+	if !ok {
+		return false
+	}
+	switch {
+	case v.Type() == durationType:
+		t, err := time.ParseDuration(s)
+		if err != nil {
+			d.errorf(n, path, `cannot use %s as a duration (like "60s", "1m30s" or "500ms")`, d.shown(n, s))
+			return false
+		}
+		v.SetInt(int64(t))
+	case v.Type() == byteSizeType:
+		b, err := parseByteSize(s)
+		if err != nil {
+			d.errorf(n, path, "cannot use %s as a size: %v", d.shown(n, s), err)
+			return false
+		}
+		v.SetInt(int64(b))
+	case v.Kind() == reflect.String:
+		// Any scalar is a valid string, so no message ever quotes a Secret.
+		v.SetString(s)
+	case v.Kind() == reflect.Int:
+		i, err := strconv.ParseInt(s, 10, 0)
+		if err != nil {
+			d.errorf(n, path, "cannot use %s as a number", d.shown(n, s))
+			return false
+		}
+		v.SetInt(i)
+	case v.Kind() == reflect.Bool:
+		b, ok := parseBool(s)
+		if !ok {
+			d.errorf(n, path, "cannot use %s as a boolean (true or false)", d.shown(n, s))
+			return false
+		}
+		v.SetBool(b)
+	default:
+		// Only reachable if a field of a new type is added to Config
+		// without teaching the decoder about it.
+		panic(fmt.Sprintf("config: no decoder for %s (%s)", path, v.Type()))
+	}
+	return true
+}
+
+// scalar returns n's value with ${VAR} expanded, and whether there is one.
+func (d *decoder) scalar(n *yaml.Node, path string, v reflect.Value) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, path, "must be %s, got %s", typeName(v.Type()), kindName(n))
+		return "", false
+	}
+	s, changed := expand(n.Value, os.LookupEnv)
+	if changed {
+		info := d.nodes[path]
+		if info.line == 0 {
+			info.line = n.Line
+		}
+		info.raw = n.Value
+		d.nodes[path] = info
+		if s == "" {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// shown quotes a scalar for an error message; see nodeInfo.raw.
+func (d *decoder) shown(n *yaml.Node, s string) string {
+	if s != n.Value {
+		return fmt.Sprintf("the expansion of %q", n.Value)
+	}
+	return strconv.Quote(s)
+}
+
+// structure decodes the mapping n into the struct v, by yaml tags.
+func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value) bool {
+	pairs, ok := d.pairs(n, path)
+	if !ok {
+		return false
+	}
+	fields := fieldIndex(v.Type())
+	for _, p := range pairs {
+		if d.steps > maxSteps {
+			break
+		}
+		i, ok := fields[p.key]
+		if !ok {
+			if path == "" {
+				d.errorf(p.keyNode, "", "unknown field %q", p.key)
+			} else {
+				d.errorf(p.keyNode, "", "unknown field %q in %s", p.key, path)
+			}
+			continue
+		}
+		fpath := joinPath(path, p.key)
+		d.nodes[fpath] = nodeInfo{line: p.keyNode.Line}
+		d.value(p.valNode, fpath, v.Field(i))
+	}
+	return true
+}
+
+// fieldIndex maps the YAML key of each field of the struct type t to the
+// field's index, naming untagged fields as yaml.v3 does (lower case).
+func fieldIndex(t reflect.Type) map[string]int {
+	m := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = strings.ToLower(f.Name)
+		}
+		m[name] = i
+	}
+	return m
+}
+
+// sequence decodes the list n into the slice v.
+func (d *decoder) sequence(n *yaml.Node, path string, v reflect.Value) bool {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, path, "must be %s, got %s", typeName(v.Type()), kindName(n))
+		return false
+	}
+	s := reflect.MakeSlice(v.Type(), 0, len(n.Content))
+	for i, item := range n.Content {
+		if d.steps > maxSteps {
+			break
+		}
+		ipath := fmt.Sprintf("%s[%d]", path, i)
+		d.nodes[ipath] = nodeInfo{line: item.Line}
+		e := reflect.New(v.Type().Elem()).Elem()
+		if isNull(resolve(item)) {
+			d.errorf(item, ipath, "must not be empty")
+			continue
+		}
+		if d.value(item, ipath, e) {
+			s = reflect.Append(s, e)
+		}
+	}
+	v.Set(s)
+	return true
+}
+
+// mapping decodes the mapping n into the map v, whose keys are strings.
+func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value) bool {
+	pairs, ok := d.pairs(n, path)
+	if !ok {
+		return false
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(pairs))
+	for _, p := range pairs {
+		if d.steps > maxSteps {
+			break
+		}
+		kpath := joinPath(path, p.key)
+		d.nodes[kpath] = nodeInfo{line: p.keyNode.Line}
+		e := reflect.New(v.Type().Elem()).Elem()
+		if !d.value(p.valNode, kpath, e) {
+			continue // an unset ${VAR} drops the header rather than sending it empty
+		}
+		m.SetMapIndex(reflect.ValueOf(p.key).Convert(v.Type().Key()), e)
+	}
+	v.Set(m)
+	return true
+}
+
+// providers decodes the mapping of name to entry n into v, a []Provider, in
+// file order. A mapping rather than a list makes names unique by
+// construction and reads like the rest of the file.
+func (d *decoder) providers(n *yaml.Node, path string, v reflect.Value) bool {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "must be a mapping of provider name to settings, got %s", kindName(n))
+		return false
+	}
+	pairs, _ := d.pairs(n, path)
+	list := make([]Provider, 0, len(pairs))
+	for _, pr := range pairs {
+		if d.steps > maxSteps {
+			break
+		}
+		ppath := joinPath(path, pr.key)
+		d.nodes[ppath] = nodeInfo{line: pr.keyNode.Line}
+		p := newProvider(pr.key)
+		d.value(pr.valNode, ppath, reflect.ValueOf(&p).Elem())
+		list = append(list, p)
+	}
+	v.Set(reflect.ValueOf(list))
+	return true
+}
+
+// pairs returns the keys and values of the mapping n with YAML merge keys
+// ("<<: *base") applied: explicit keys win over merged ones, and earlier
+// merge sources over later ones. It reports duplicate and non-string keys.
+func (d *decoder) pairs(n *yaml.Node, path string) ([]pair, bool) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "must be a mapping, got %s", kindName(n))
+		return nil, false
+	}
+	if d.merged == nil {
+		d.merged = map[*yaml.Node][]pair{}
+	}
+	return d.mergePairs(n, path, map[*yaml.Node]bool{}), true
+}
+
+func (d *decoder) mergePairs(n *yaml.Node, path string, visiting map[*yaml.Node]bool) []pair {
+	visiting[n] = true
+	defer delete(visiting, n)
+
+	explicit := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := resolve(n.Content[i])
+		if isMergeKey(k) {
+			continue
+		}
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, path, "a key must be a string, got %s", kindName(k))
+			continue
+		}
+		if first, dup := explicit[k.Value]; dup {
+			d.errorf(k, path, "duplicate key %q (first at line %d)", k.Value, first.Line)
+			continue
+		}
+		explicit[k.Value] = k
+	}
+
+	var out []pair
+	added := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := resolve(n.Content[i]), n.Content[i+1]
+		if !isMergeKey(k) {
+			if explicit[k.Value] == k {
+				added[k.Value] = true
+				out = append(out, pair{key: k.Value, keyNode: k, valNode: val})
+			}
+			continue
+		}
+		val = resolve(val)
+		sources := []*yaml.Node{val}
+		if val.Kind == yaml.SequenceNode {
+			sources = val.Content
+		}
+		for _, src := range sources {
+			src = resolve(src)
+			if src.Kind != yaml.MappingNode {
+				d.errorf(src, path, "<< must merge a mapping or a list of mappings, got %s", kindName(src))
+				continue
+			}
+			if visiting[src] {
+				d.errorf(src, path, "<< merges a mapping into itself")
+				continue
+			}
+			ps, ok := d.merged[src]
+			if !ok {
+				ps = d.mergePairs(src, path, visiting)
+				d.merged[src] = ps
+			}
+			for _, p := range ps {
+				if explicit[p.key] == nil && !added[p.key] {
+					added[p.key] = true
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// resolve follows an alias to the node it names.
+func resolve(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return n.Alias
+	}
+	return n
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+func isMergeKey(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!merge"
+}
+
+// kindName describes n for "got …" in messages. It never includes n's text:
+// the node may hold a secret.
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "nothing"
+		case "!!int", "!!float":
+			return "a number"
+		case "!!bool":
+			return "a boolean"
+		case "!!str":
+			return "a string"
+		}
+	}
+	return "a value"
+}
+
+// typeName describes t for "must be …" in messages.
+func typeName(t reflect.Type) string {
+	switch {
+	case t == durationType:
+		return `a duration (like "60s")`
+	case t == byteSizeType:
+		return `a size (like "32MiB")`
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Int:
+		return "a number"
+	case reflect.Bool:
+		return "a boolean (true or false)"
+	case reflect.Pointer:
+		return typeName(t.Elem())
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.String {
+			return "a list of strings"
+		}
+		return "a list"
+	}
+	return "a mapping"
+}
+
+// parseBool accepts YAML 1.2's true and false and, like yaml.v3 does for
+// bool fields, YAML 1.1's yes/no/on/off.
+func parseBool(s string) (bool, bool) {
+	switch strings.ToLower(s) {
+	case "true", "yes", "on":
+		return true, true
+	case "false", "no", "off":
+		return false, true
+	}
+	return false, false
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}

@@ -1,0 +1,325 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// errorCases are bad configs and every line of the error Parse must give
+// for them, in order. FuzzParse is seeded with them too.
+var errorCases = []struct {
+	name string
+	yaml string
+	want []string
+}{
+	// Malformed YAML.
+	{
+		name: "bad indentation",
+		yaml: "server:\n  host: 127.0.0.1\n port: 8080\n",
+		want: []string{"config bad.yaml:3: did not find expected key"},
+	},
+	{
+		name: "tab indentation",
+		yaml: "server:\n\tport: 8080\n",
+		want: []string{"config bad.yaml:2: found character that cannot start any token (YAML indents with spaces, not tabs)"},
+	},
+	{
+		// yaml.v3 points at the line where the unclosed "{" is.
+		name: "unclosed flow mapping",
+		yaml: "mock: {}\nproviders: {openai: {api_key: x}\nrouting: {}\n",
+		want: []string{"config bad.yaml:2: did not find expected ',' or '}'"},
+	},
+	{
+		name: "two documents",
+		yaml: "server: {port: 1}\n---\nserver: {port: 2}\n",
+		want: []string{"config bad.yaml:2: only one YAML document is allowed"},
+	},
+	{
+		name: "unknown anchor",
+		yaml: "server: *nope\n",
+		want: []string{"config bad.yaml: unknown anchor 'nope' referenced"},
+	},
+
+	// Unknown and duplicate keys, wrong shapes.
+	{
+		name: "unknown top-level key",
+		yaml: "server: {}\nserverr:\n  port: 1\n",
+		want: []string{`config bad.yaml:2: unknown field "serverr"`},
+	},
+	{
+		name: "unknown key in server",
+		yaml: "server:\n  host: 127.0.0.1\n  prot: 8080\n",
+		want: []string{`config bad.yaml:3: unknown field "prot" in server`},
+	},
+	{
+		name: "unknown key in provider",
+		yaml: "providers:\n  openai:\n    apikey: x\n",
+		want: []string{`config bad.yaml:3: unknown field "apikey" in providers.openai`},
+	},
+	{
+		name: "unknown key in rule",
+		yaml: "routing:\n  rules:\n    - {when: x, use: local}\n    - {when: x, use: local, if: y}\n",
+		want: []string{`config bad.yaml:4: unknown field "if" in routing.rules[1]`},
+	},
+	{
+		name: "Path is not a YAML field",
+		yaml: "path: /etc/x\n",
+		want: []string{`config bad.yaml:1: unknown field "path"`},
+	},
+	{
+		name: "duplicate top-level key",
+		yaml: "server: {port: 1}\nmock: {}\nserver: {port: 2}\n",
+		want: []string{`config bad.yaml:3: duplicate key "server" (first at line 1)`},
+	},
+	{
+		name: "duplicate provider",
+		yaml: "providers:\n  openai: {}\n  anthropic: {}\n  openai: {}\n",
+		want: []string{`config bad.yaml:4: providers: duplicate key "openai" (first at line 2)`},
+	},
+	{
+		name: "section is a scalar",
+		yaml: "server: 8080\n",
+		want: []string{"config bad.yaml:1: server: must be a mapping, got a number"},
+	},
+	{
+		name: "providers is a list",
+		yaml: "providers:\n  - openai\n",
+		want: []string{"config bad.yaml:2: providers: must be a mapping of provider name to settings, got a list"},
+	},
+	{
+		name: "models is a string",
+		yaml: "providers:\n  x:\n    models: big\n",
+		want: []string{"config bad.yaml:3: providers.x.models: must be a list of strings, got a string"},
+	},
+	{
+		name: "document is a list",
+		yaml: "- server\n",
+		want: []string{"config bad.yaml:1: the file must be a mapping of settings, got a list"},
+	},
+	{
+		name: "merge into itself",
+		yaml: "providers:\n  z: &z {<<: *z}\n",
+		want: []string{"config bad.yaml:2: providers.z: << merges a mapping into itself"},
+	},
+
+	// Values of the wrong type.
+	{
+		name: "port not a number",
+		yaml: "server:\n  host: 127.0.0.1\n  port: abc\n",
+		want: []string{`config bad.yaml:3: server.port: cannot use "abc" as a number`},
+	},
+	{
+		name: "max_body not a size",
+		yaml: "server:\n  max_body: lots\n",
+		want: []string{`config bad.yaml:2: server.max_body: cannot use "lots" as a size: want bytes or a number with a unit, like 1048576, "512KiB" or "32MiB"`},
+	},
+	{
+		name: "duration without unit",
+		yaml: "remote_strategy:\n  poll_interval: 60\n",
+		want: []string{`config bad.yaml:2: remote_strategy.poll_interval: cannot use "60" as a duration (like "60s", "1m30s" or "500ms")`},
+	},
+	{
+		name: "boolean",
+		yaml: "notifications: maybe\n",
+		want: []string{`config bad.yaml:1: notifications: cannot use "maybe" as a boolean (true or false)`},
+	},
+	{
+		name: "local not a boolean",
+		yaml: "providers:\n  x: {local: 1}\n",
+		want: []string{`config bad.yaml:2: providers.x.local: cannot use "1" as a boolean (true or false)`},
+	},
+	{
+		name: "empty list entry",
+		yaml: "server:\n  allowed_origins:\n    - http://localhost:3000\n    -\n",
+		want: []string{"config bad.yaml:4: server.allowed_origins[1]: must not be empty"},
+	},
+
+	// Values of the right type that Validate rejects.
+	{
+		name: "port out of range",
+		yaml: "server:\n  port: 70000\n",
+		want: []string{"config bad.yaml:2: server.port: must be between 1 and 65535, got 70000"},
+	},
+	{
+		name: "empty host",
+		yaml: "server:\n  host: ''\n",
+		want: []string{`config bad.yaml:2: server.host: must not be empty (use "127.0.0.1" for this machine only, "0.0.0.0" for every interface)`},
+	},
+	{
+		name: "zero max_body",
+		yaml: "server: {max_body: 0}\n",
+		want: []string{"config bad.yaml:1: server.max_body: must be more than 0, got 0"},
+	},
+	{
+		name: "origins",
+		yaml: "server:\n  allowed_origins:\n    - http://localhost:3000/\n    - '*'\n    - https://ok.example.com\n    - HTTP://Upper.example.com\n    - vscode-webview://abc123\n    - http://user@host\n",
+		want: []string{
+			`config bad.yaml:3: server.allowed_origins[0]: must be an origin like "http://localhost:3000" (lower-case scheme, host and port only), got "http://localhost:3000/"`,
+			`config bad.yaml:4: server.allowed_origins[1]: must be an origin like "http://localhost:3000" (lower-case scheme, host and port only), got "*"`,
+			`config bad.yaml:6: server.allowed_origins[3]: must be an origin like "http://localhost:3000" (lower-case scheme, host and port only), got "HTTP://Upper.example.com"`,
+			`config bad.yaml:8: server.allowed_origins[5]: must be an origin like "http://localhost:3000" (lower-case scheme, host and port only), got "http://user@host"`,
+		},
+	},
+	{
+		name: "routing.default sideways",
+		yaml: "routing:\n  local_model: qwen\n  default: sideways\n",
+		want: []string{`config bad.yaml:3: routing.default: must be "local" or "remote", got "sideways"`},
+	},
+	{
+		name: "strategy url and durations",
+		yaml: "remote_strategy:\n  url: ftp://example.com/s.json\n  poll_interval: 500ms\n  timeout: -1s\nmock:\n  token_delay: -1ms\n",
+		want: []string{
+			`config bad.yaml:2: remote_strategy.url: must be an http or https URL, got scheme "ftp"`,
+			"config bad.yaml:3: remote_strategy.poll_interval: must be at least 1s, got 500ms",
+			"config bad.yaml:4: remote_strategy.timeout: must be more than 0, got -1s",
+			"config bad.yaml:6: mock.token_delay: must not be negative, got -1ms",
+		},
+	},
+	{
+		name: "bad base_url",
+		yaml: "providers:\n  a: {base_url: 'ftp://x/v1'}\n  b: {base_url: 'http://'}\n  c: {base_url: 'localhost:8000/v1'}\n  d: {base_url: 'http://[::1'}\n",
+		want: []string{
+			`config bad.yaml:2: providers.a.base_url: must be an http or https URL, got scheme "ftp"`,
+			"config bad.yaml:3: providers.b.base_url: has no host",
+			`config bad.yaml:4: providers.c.base_url: must be an http or https URL, like "https://host/path"`,
+			"config bad.yaml:5: providers.d.base_url: is not a valid URL",
+		},
+	},
+	{
+		name: "provider fields",
+		yaml: "providers:\n  x:\n    type: grpc\n    timeout: -5s\n    idle_timeout: 0s\n    context_window: -1\n    default_max_tokens: 0\n    models: [a, '  ']\n    headers: {'Bad Header': v}\n",
+		want: []string{
+			`config bad.yaml:3: providers.x.type: unknown type "grpc" (want openai, anthropic, google or mock)`,
+			"config bad.yaml:4: providers.x.timeout: must be more than 0, got -5s",
+			"config bad.yaml:5: providers.x.idle_timeout: must be more than 0, got 0s",
+			"config bad.yaml:6: providers.x.context_window: must not be negative, got -1",
+			"config bad.yaml:7: providers.x.default_max_tokens: must be more than 0, got 0",
+			"config bad.yaml:8: providers.x.models[1]: must not be empty",
+			`config bad.yaml:9: providers.x.headers.Bad Header: "Bad Header" is not a valid header name`,
+		},
+	},
+	{
+		name: "provider name with a slash",
+		yaml: "providers:\n  a/b: {}\n",
+		want: []string{`config bad.yaml:2: providers.a/b: a provider name must not contain "/"`},
+	},
+	{
+		name: "bad rules",
+		yaml: "providers:\n  deepseek: {}\nrouting:\n  rules:\n    - when: has_images\n    - use: remote\n    - {when: x, use: sideways}\n    - {when: x, use: nobody/model}\n    - {when: x, use: deepseek/}\n    - {when: x, use: deepseek/chat}\n",
+		want: []string{
+			"config bad.yaml:5: routing.rules[0].use: is required",
+			"config bad.yaml:6: routing.rules[1].when: is required",
+			`config bad.yaml:7: routing.rules[2].use: must be "local", "remote" or "provider/model", got "sideways"`,
+			`config bad.yaml:8: routing.rules[3].use: no provider named "nobody"`,
+			`config bad.yaml:9: routing.rules[4].use: must be "local", "remote" or "provider/model", got "deepseek/"`,
+		},
+	},
+
+	// Several problems at once, in file order.
+	{
+		name: "every problem reported",
+		yaml: "server:\n  port: abc\n  prot: 1\nrouting:\n  default: sideways\nproviders:\n  x: {type: grpc, timeout: -1s}\n",
+		want: []string{
+			`config bad.yaml:2: server.port: cannot use "abc" as a number`,
+			`config bad.yaml:3: unknown field "prot" in server`,
+			`config bad.yaml:5: routing.default: must be "local" or "remote", got "sideways"`,
+			`config bad.yaml:7: providers.x.type: unknown type "grpc" (want openai, anthropic, google or mock)`,
+			"config bad.yaml:7: providers.x.timeout: must be more than 0, got -1s",
+		},
+	},
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tt := range errorCases {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.yaml), "bad.yaml")
+			if err == nil {
+				t.Fatalf("Parse succeeded, want errors:\n%s", strings.Join(tt.want, "\n"))
+			}
+			if c != nil {
+				t.Errorf("Parse returned a config with its error")
+			}
+			if got, want := err.Error(), strings.Join(tt.want, "\n"); got != want {
+				t.Errorf("got error:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestParseErrorsAreLocated checks the structure behind the messages: one
+// fieldError per problem, each knowing its file.
+func TestParseErrorsAreLocated(t *testing.T) {
+	for _, tt := range errorCases {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), "bad.yaml")
+			errs := unjoin(err)
+			if len(errs) != len(tt.want) {
+				t.Fatalf("got %d errors, want %d", len(errs), len(tt.want))
+			}
+			for _, e := range errs {
+				var fe *fieldError
+				if !errors.As(e, &fe) {
+					t.Fatalf("got %T, want *fieldError", e)
+				}
+				if fe.file != "bad.yaml" {
+					t.Errorf("file = %q, want bad.yaml", fe.file)
+				}
+			}
+		})
+	}
+}
+
+// unjoin returns the errors joined in err, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
+}
+
+func TestValidate(t *testing.T) {
+	t.Run("defaults are valid", func(t *testing.T) {
+		if err := Default().Validate(); err != nil {
+			t.Errorf("Default().Validate() = %v, want nil", err)
+		}
+	})
+
+	t.Run("built in code, so no file or line", func(t *testing.T) {
+		c := Default()
+		c.Server.Port = 0
+		c.Routing.Default = "auto"
+		c.Providers = []Provider{{Name: "x"}} // no defaults: zero timeouts
+		want := []string{
+			"config: server.port: must be between 1 and 65535, got 0",
+			`config: routing.default: must be "local" or "remote", got "auto"`,
+			"config: providers.x.timeout: must be more than 0, got 0s",
+			"config: providers.x.idle_timeout: must be more than 0, got 0s",
+			"config: providers.x.default_max_tokens: must be more than 0, got 0",
+		}
+		err := c.Validate()
+		if err == nil {
+			t.Fatal("Validate() = nil, want errors")
+		}
+		if got := err.Error(); got != strings.Join(want, "\n") {
+			t.Errorf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+		}
+	})
+
+	t.Run("after a change, a parsed config still knows its lines", func(t *testing.T) {
+		c, err := Parse([]byte("server:\n  host: 127.0.0.1\n  port: 8080\n"), "x.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Server.Port = -1
+		c.Routing.Rules = append(c.Routing.Rules, Rule{Use: "local"})
+		want := "config x.yaml:3: server.port: must be between 1 and 65535, got -1\n" +
+			"config x.yaml: routing.rules[0].when: is required"
+		if err := c.Validate(); err == nil || err.Error() != want {
+			t.Errorf("got:\n%v\nwant:\n%s", err, want)
+		}
+	})
+}
