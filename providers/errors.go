@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // Stage says how far an upstream call got before it failed. The gateway
@@ -134,7 +135,7 @@ func rawString(raw json.RawMessage) string {
 	if json.Unmarshal(raw, &s) == nil {
 		return s
 	}
-	if raw[0] >= '0' && raw[0] <= '9' {
+	if raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9' {
 		return string(raw)
 	}
 	return ""
@@ -143,6 +144,11 @@ func rawString(raw json.RawMessage) string {
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	// Cut on a character boundary: a split UTF-8 sequence would reach the
+	// client as U+FFFD.
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 )
@@ -86,6 +87,12 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 		return nil
 	case b[0] == '"':
 		*c = Content{}
+		// The enclosing decoder has validated b; a string without escapes
+		// needs no second pass (prompts are most of a request's bytes).
+		if s := b[1 : len(b)-1]; bytes.IndexByte(s, '\\') < 0 {
+			c.Text = string(s)
+			return nil
+		}
 		return json.Unmarshal(b, &c.Text)
 	case b[0] == '[':
 		*c = Content{IsParts: true}
@@ -244,6 +251,58 @@ func (r *ChatCompletionResponse) Body() ([]byte, error) {
 		return r.Raw, nil
 	}
 	return json.Marshal(r)
+}
+
+// FindUsage decodes the top-level "usage" object of a response or chunk
+// without decoding the rest: it walks the top-level members without
+// allocating and decodes only the usage value. It returns nil when there is
+// no top-level usage object. A "usage" key nested deeper (Groq's
+// x_groq.usage) or a "usage" string value is not the answer's usage.
+func FindUsage(body []byte) *Usage {
+	if !bytes.Contains(body, []byte(`"usage"`)) {
+		return nil // most chunks: no scan at all
+	}
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return nil
+	}
+	var val []byte
+	for i++; ; {
+		i = skipSpace(body, i)
+		if i >= len(body) || body[i] != '"' {
+			break // "}" or malformed
+		}
+		kend := skipString(body, i)
+		if kend < 0 {
+			return nil
+		}
+		key := body[i:kend]
+		i = skipSpace(body, kend)
+		if i >= len(body) || body[i] != ':' {
+			return nil
+		}
+		i = skipSpace(body, i+1)
+		vend := skipValue(body, i)
+		if vend < 0 {
+			return nil
+		}
+		if string(key) == `"usage"` {
+			val = body[i:vend] // the last one wins, as in encoding/json
+		}
+		i = skipSpace(body, vend)
+		if i >= len(body) || body[i] != ',' {
+			break
+		}
+		i++
+	}
+	if len(val) == 0 || val[0] != '{' {
+		return nil
+	}
+	u := &Usage{}
+	if json.Unmarshal(val, u) != nil {
+		return nil
+	}
+	return u
 }
 
 // ParseRequest decodes a Chat Completions request body in one pass and keeps

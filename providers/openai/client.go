@@ -123,22 +123,25 @@ func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompleti
 	if err != nil {
 		return nil, c.transportError(ctx, providers.StageStream, err)
 	}
-	var probe struct {
-		Usage *providers.Usage `json:"usage"`
-		Error json.RawMessage  `json:"error"`
-		Base  *struct {
-			Code int `json:"status_code"`
-		} `json:"base_resp"`
-	}
-	if err := json.Unmarshal(body, &probe); err != nil {
+	if !json.Valid(body) {
 		return nil, &providers.Error{Provider: c.name, Stage: providers.StageStream, Status: http.StatusBadGateway,
-			Message: "upstream answered with invalid JSON: " + err.Error()}
+			Message: "upstream answered with invalid JSON"}
 	}
 	// Some vendors report failures with a 200 status (Minimax's base_resp).
-	if isErrorValue(probe.Error) || (probe.Base != nil && probe.Base.Code != 0) {
-		return nil, c.statusError(http.StatusBadGateway, body)
+	// Only a body that mentions one is decoded in full.
+	if bytes.Contains(body, []byte(`"error"`)) || bytes.Contains(body, []byte(`"base_resp"`)) {
+		var probe struct {
+			Error json.RawMessage `json:"error"`
+			Base  *struct {
+				Code int `json:"status_code"`
+			} `json:"base_resp"`
+		}
+		json.Unmarshal(body, &probe)
+		if isErrorValue(probe.Error) || (probe.Base != nil && probe.Base.Code != 0) {
+			return nil, c.statusError(http.StatusBadGateway, body)
+		}
 	}
-	return &providers.ChatCompletionResponse{Usage: probe.Usage, Raw: body}, nil
+	return &providers.ChatCompletionResponse{Usage: providers.FindUsage(body), Raw: body}, nil
 }
 
 // ChatCompletionStream sends a streamed request and relays each event.
@@ -179,17 +182,18 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 			return nil
 		}
 		chunk := &providers.ChatCompletionStreamResponse{Raw: bytes.Clone(data)}
-		if ev.Name == "error" || bytes.Contains(data, []byte(`"error"`)) || bytes.Contains(data, []byte(`"usage"`)) {
+		if ev.Name == "error" || bytes.Contains(data, []byte(`"error"`)) {
 			var probe struct {
-				Usage *providers.Usage `json:"usage"`
-				Error json.RawMessage  `json:"error"`
+				Error json.RawMessage `json:"error"`
 			}
 			if json.Unmarshal(data, &probe) != nil || ev.Name == "error" || isErrorValue(probe.Error) {
 				e := c.statusError(0, data)
 				e.Stage = providers.StageStream
 				return e
 			}
-			chunk.Usage = probe.Usage
+		}
+		if bytes.Contains(data, []byte(`"usage"`)) {
+			chunk.Usage = providers.FindUsage(data)
 		}
 		select {
 		case out <- chunk:
