@@ -195,11 +195,15 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 		if bytes.Contains(data, []byte(`"usage"`)) {
 			chunk.Usage = providers.FindUsage(data)
 		}
+		// The idle timeout measures the upstream, not the reader of out: a
+		// client reading slowly must not cancel the upstream and blame it.
+		idle.Stop()
 		select {
 		case out <- chunk:
 		case <-ctx.Done():
 			return c.transportError(ctx, providers.StageStream, context.Cause(ctx))
 		}
+		idle.Reset(c.idleTimeout)
 	}
 }
 
