@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // withModelCases seed FuzzWithModel too.
@@ -187,8 +188,18 @@ func TestWithModelParsed(t *testing.T) {
 	if got.Model != "deepseek-chat" {
 		t.Errorf("got model %q, want %q", got.Model, "deepseek-chat")
 	}
-	req.Model, req.Raw, got.Raw = "deepseek-chat", nil, nil
-	if diff := cmp.Diff(req, got); diff != "" {
+	if req.Facts() != got.Facts() {
+		t.Errorf("facts changed: got %+v, want %+v", got.Facts(), req.Facts())
+	}
+	req.Model = "deepseek-chat"
+	if err := req.Decode(); err != nil {
+		t.Fatal(err)
+	}
+	if err := got.Decode(); err != nil {
+		t.Fatal(err)
+	}
+	req.Raw, got.Raw = nil, nil
+	if diff := cmp.Diff(req, got, cmpopts.IgnoreUnexported(ChatCompletionRequest{})); diff != "" {
 		t.Errorf("request changed (-want +got):\n%s", diff)
 	}
 	if !bytes.Contains(out, []byte(`"x_unknown":{"deep":[1,2]}`)) {

@@ -28,6 +28,11 @@ type ChatCompletionRequest struct {
 
 	// Raw is the request body exactly as received; nil for requests built in code.
 	Raw []byte `json:"-"`
+
+	facts     Facts  // gathered by ParseRequest
+	scanned   bool   // facts are valid
+	decoded   bool   // Decode has filled the typed fields
+	modelSpan [2]int // where Raw's only model value sits; zero when unknown
 }
 
 // IncludeUsage reports whether the client asked for a final usage chunk.
@@ -303,15 +308,4 @@ func FindUsage(body []byte) *Usage {
 		return nil
 	}
 	return u
-}
-
-// ParseRequest decodes a Chat Completions request body in one pass and keeps
-// the body in Raw. It does not copy body: the caller must not reuse it.
-func ParseRequest(body []byte) (*ChatCompletionRequest, error) {
-	req := &ChatCompletionRequest{}
-	if err := json.Unmarshal(body, req); err != nil {
-		return nil, err
-	}
-	req.Raw = body
-	return req, nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -107,8 +108,14 @@ func TestParseRequest(t *testing.T) {
 			if string(got.Raw) != tc.body {
 				t.Errorf("got Raw %s, want the body unchanged", got.Raw)
 			}
+			if got.Model != tc.want.Model || got.Stream != tc.want.Stream {
+				t.Errorf("before Decode: got model %q stream %v, want %q %v", got.Model, got.Stream, tc.want.Model, tc.want.Stream)
+			}
+			if err := got.Decode(); err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
 			got.Raw = nil
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreUnexported(ChatCompletionRequest{})); diff != "" {
 				t.Errorf("request mismatch (-want +got):\n%s", diff)
 			}
 			if got.IncludeUsage() != (tc.want.StreamOptions != nil && tc.want.StreamOptions.IncludeUsage) {
@@ -132,7 +139,12 @@ func TestParseRequestInvalid(t *testing.T) {
 		{"trailing garbage", `{"model":"m"} x`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got, err := ParseRequest([]byte(tc.body)); err == nil {
+			// Fields routing does not read are checked when a provider decodes.
+			got, err := ParseRequest([]byte(tc.body))
+			if err == nil {
+				err = got.Decode()
+			}
+			if err == nil {
 				t.Errorf("got %+v and no error, want an error", got)
 			}
 		})

@@ -32,14 +32,13 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := providers.ParseRequest(body)
 	if err != nil {
-		aerr := newAPIError(http.StatusBadRequest, "invalid_request_error", "invalid_json", "",
-			"request body is not valid Chat Completions JSON: "+err.Error())
+		aerr := errorFor(err)
 		rec.fail(aerr.status, aerr)
 		writeError(w, aerr)
 		return
 	}
 	rec.stream = req.Stream
-	if len(req.Messages) == 0 {
+	if req.Facts().Messages == 0 {
 		aerr := newAPIError(http.StatusBadRequest, "invalid_request_error", "missing_messages", "messages",
 			"messages must be a non-empty array")
 		rec.fail(aerr.status, aerr)
@@ -54,6 +53,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			d = strategy.Decision{Side: st.up.table.Default, Provider: "mock", Model: req.Model, Reason: why}
 		} else {
 			aerr := errorFor(err)
+			if why, ok := st.skippedFor(req.Model); ok {
+				aerr = newAPIError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model", why)
+			}
 			rec.fail(aerr.status, aerr)
 			writeError(w, aerr)
 			return

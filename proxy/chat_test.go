@@ -388,3 +388,38 @@ func TestNoTruncatedStreamsUnderLoad(t *testing.T) {
 		t.Errorf("%d of %d streams incomplete; first: %s", len(failed), total, failed[0])
 	}
 }
+
+func TestMidStreamUpstreamErrorKeepsItsType(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"par\"}}]}\n\n")
+		io.WriteString(w, "data: {\"error\":{\"message\":\"context length exceeded\",\"type\":\"invalid_request_error\",\"code\":\"context_length_exceeded\"}}\n\n")
+	})
+	_, gw := gateway(t, oneProvider, up.URL)
+	resp := post(t, gw.URL, `{"model":"auto","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	defer resp.Body.Close()
+	events := sseData(t, resp.Body)
+	if len(events) != 2 {
+		t.Fatalf("events = %q", events)
+	}
+	e := decodeError(t, []byte(events[1]))
+	if e.Error.Type != "invalid_request_error" || e.Error.Code == nil || *e.Error.Code != "context_length_exceeded" || !strings.Contains(e.Error.Message, "context length exceeded") {
+		t.Errorf("error event = %s, want the upstream's type, code and message", events[1])
+	}
+}
+
+func TestSkippedProviderIsNamed(t *testing.T) {
+	_, gw := gateway(t, `
+providers:
+  deepseek: {api_key: sk-test, base_url: UPSTREAM, local: false}
+  anthropic: {api_key: sk-ant-test}
+routing: {remote_model: deepseek-chat}
+`, "http://127.0.0.1:9/v1")
+	resp := post(t, gw.URL, `{"model":"anthropic/claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}`)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	e := decodeError(t, body)
+	if resp.StatusCode != 404 || !strings.Contains(e.Error.Message, "configured but skipped") {
+		t.Errorf("status %d message %q, want 404 saying the provider is skipped", resp.StatusCode, e.Error.Message)
+	}
+}

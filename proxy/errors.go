@@ -40,6 +40,13 @@ func errorFor(err error) *apiError {
 	if errors.As(err, &ae) {
 		return ae
 	}
+	var qe *providers.RequestError
+	if errors.As(err, &qe) {
+		if qe.Param == "" {
+			return newAPIError(http.StatusBadRequest, "invalid_request_error", "invalid_json", "", qe.Msg)
+		}
+		return newAPIError(http.StatusBadRequest, "invalid_request_error", "invalid_value", qe.Param, qe.Msg)
+	}
 	var re *strategy.RouteError
 	if errors.As(err, &re) {
 		return newAPIError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model", re.Msg)
@@ -77,7 +84,15 @@ func upstreamError(pe *providers.Error) *apiError {
 	case pe.Stage == providers.StageConnect:
 		return newAPIError(http.StatusBadGateway, "upstream_error", "upstream_unreachable", "", pe.Error())
 	}
-	return newAPIError(http.StatusBadGateway, "upstream_error", "upstream_error", "", pe.Error())
+	// A failure inside a stream: keep what the upstream said it was.
+	typ, code := pe.Type, pe.Code
+	if typ == "" {
+		typ = "upstream_error"
+	}
+	if code == "" {
+		code = "upstream_error"
+	}
+	return newAPIError(http.StatusBadGateway, typ, code, pe.Param, pe.Error())
 }
 
 func typeForStatus(status int) string {

@@ -32,7 +32,10 @@ server:
 	}{
 		{"invalid JSON", "POST", "/v1/chat/completions", `{"model":`, nil, 400, "invalid_json"},
 		{"not an object", "POST", "/v1/chat/completions", `[1,2]`, nil, 400, "invalid_json"},
-		{"wrong content type", "POST", "/v1/chat/completions", `{"model":"auto","messages":[{"role":"user","content":7}]}`, nil, 400, "invalid_json"},
+		{"wrong content type", "POST", "/v1/chat/completions", `{"model":"auto","messages":[{"role":"user","content":7}]}`, nil, 400, "invalid_value"},
+		{"messages not an array", "POST", "/v1/chat/completions", `{"model":"auto","messages":"hi"}`, nil, 400, "invalid_value"},
+		{"stream not a bool", "POST", "/v1/chat/completions", `{"model":"auto","stream":"yes","messages":[{"role":"user","content":"hi"}]}`, nil, 400, "invalid_value"},
+		{"trailing garbage", "POST", "/v1/chat/completions", `{"model":"auto","messages":[{"role":"user","content":"hi"}]}x`, nil, 400, "invalid_json"},
 		{"no messages", "POST", "/v1/chat/completions", `{"model":"auto"}`, nil, 400, "missing_messages"},
 		{"empty messages", "POST", "/v1/chat/completions", `{"model":"auto","messages":[]}`, nil, 400, "missing_messages"},
 		{"unknown provider/model", "POST", "/v1/chat/completions", `{"model":"nope/x","messages":[{"role":"user","content":"hi"}]}`, nil, 404, "model_not_found"},

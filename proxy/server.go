@@ -74,8 +74,8 @@ func New(o Options) (*Server, error) {
 	s.state.Store(st)
 	s.mock.Store(o.Mock)
 	st.up.logSkipped(s.log)
-	if st.mockReason != "" {
-		s.log.Warn("serving from the mock provider", "reason", st.mockReason, "config", o.Config.Path)
+	if on, why := st.mockMode(s); on {
+		s.log.Warn("serving from the mock provider", "reason", why, "config", o.Config.Path)
 	}
 
 	mux := http.NewServeMux()

@@ -83,3 +83,17 @@ func (u *upstreams) logSkipped(log *slog.Logger) {
 		log.Warn("provider skipped", "provider", name, "reason", why)
 	}
 }
+
+// skippedFor explains a provider/model request whose provider is configured
+// but skipped, which is more useful than "no such provider".
+func (st *state) skippedFor(model string) (string, bool) {
+	name, _, ok := strings.Cut(model, "/")
+	if !ok {
+		return "", false
+	}
+	why, ok := st.up.skipped[name]
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("model %q: provider %s is configured but skipped: %s", model, name, why), true
+}

@@ -192,12 +192,24 @@ func (e *Engine) byPrefix(ps []*Provider, model string) *Provider {
 			continue
 		}
 		for _, p := range ps {
-			if p.Name == f.provider || p.Kind == f.provider {
+			if p.isVendor(f.provider) {
 				return p
 			}
 		}
 	}
 	return nil
+}
+
+// isVendor reports whether p is the named vendor: by its name ("deepseek",
+// "deepseek-work") or, for the two protocols that are their own vendor, by
+// its kind. Every OpenAI-compatible provider has kind openai, so for them
+// only the name counts.
+func (p *Provider) isVendor(vendor string) bool {
+	name := strings.ToLower(p.Name)
+	if name == vendor || strings.HasPrefix(name, vendor+"-") || strings.HasPrefix(name, vendor+"_") {
+		return true
+	}
+	return (vendor == "anthropic" || vendor == "google") && p.Kind == vendor
 }
 
 func (p *Provider) side() Side {

@@ -238,3 +238,10 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+func TestHelpExitsZero(t *testing.T) {
+	out, err := run(t, nil, "--help")
+	if err != nil || !strings.Contains(out, "-config") {
+		t.Errorf("--help: %v\n%s", err, out)
+	}
+}

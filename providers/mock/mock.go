@@ -39,6 +39,9 @@ func (p *Provider) ChatCompletion(ctx context.Context, req *providers.ChatComple
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := req.Decode(); err != nil {
+		return nil, err
+	}
 	text := p.answer(req)
 	return &providers.ChatCompletionResponse{
 		ID:      "chatcmpl-mock",
@@ -55,6 +58,9 @@ func (p *Provider) ChatCompletion(ctx context.Context, req *providers.ChatComple
 
 // ChatCompletionStream streams the same text one token at a time.
 func (p *Provider) ChatCompletionStream(ctx context.Context, req *providers.ChatCompletionRequest, out chan<- *providers.ChatCompletionStreamResponse) error {
+	if err := req.Decode(); err != nil {
+		return err
+	}
 	toks := tokens(p.answer(req))
 	created := time.Now().Unix()
 	model := p.model(req)

@@ -123,9 +123,12 @@ func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompleti
 	if err != nil {
 		return nil, c.transportError(ctx, providers.StageStream, err)
 	}
-	if !json.Valid(body) {
+	// The body goes to the client as is, so it is not validated in full
+	// (that would double the gateway's JSON work); a body that is not even
+	// an object, such as a captive portal's HTML, is refused.
+	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, &providers.Error{Provider: c.name, Stage: providers.StageStream, Status: http.StatusBadGateway,
-			Message: "upstream answered with invalid JSON"}
+			Message: "upstream answered with something that is not a JSON object"}
 	}
 	// Some vendors report failures with a 200 status (Minimax's base_resp).
 	// Only a body that mentions one is decoded in full.
@@ -243,13 +246,7 @@ var errIdle = errors.New("no stream event within the idle timeout")
 
 // do sends the request and returns a 2xx response or an *providers.Error.
 func (c *Client) do(ctx context.Context, req *providers.ChatCompletionRequest, accept string) (*http.Response, error) {
-	var body []byte
-	var err error
-	if req.Raw != nil {
-		body, err = providers.WithModel(req.Raw, req.Model)
-	} else {
-		body, err = json.Marshal(req)
-	}
+	body, err := req.Body()
 	if err != nil {
 		return nil, fmt.Errorf("%s: encode request: %w", c.name, err)
 	}

@@ -538,7 +538,7 @@ func TestChatCompletionInvalidAnswers(t *testing.T) {
 		{"minimax base_resp failure", `{"id":"","choices":null,"base_resp":{"status_code":1004,"status_msg":"login fail"}}`, http.StatusBadGateway, "login fail", "1004"},
 		{"error object with 200", `{"error":{"message":"quota exceeded","type":"insufficient_quota","code":"insufficient_quota"}}`, http.StatusBadGateway, "quota exceeded", "insufficient_quota"},
 		{"ollama string error with 200", `{"error":"model not loaded"}`, http.StatusBadGateway, "model not loaded", ""},
-		{"not json", `<html>oops</html>`, http.StatusBadGateway, "invalid JSON", ""},
+		{"not json", `<html>oops</html>`, http.StatusBadGateway, "not a JSON object", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,565 @@
+package providers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// ParseRequest checks that body is a Chat Completions request and gathers,
+// in one validating pass, what routing needs: model, stream,
+// stream_options.include_usage and the request's Facts. Messages and the
+// other typed fields stay empty until Decode: the OpenAI-compatible path
+// forwards the raw body and never needs them. body is kept as Raw, not copied.
+func ParseRequest(body []byte) (*ChatCompletionRequest, error) {
+	s := scanner{b: body, req: &ChatCompletionRequest{Raw: body}, modelAt: -1}
+	if err := s.request(); err != nil {
+		return nil, err
+	}
+	r := s.req
+	if r.facts.Messages > 0 {
+		r.facts.EstTokens = (r.facts.PromptChars+charsPerToken-1)/charsPerToken + tokensPerMessage*r.facts.Messages + tokensPerReply
+	}
+	r.scanned = true
+	if s.models == 1 {
+		r.modelSpan = [2]int{s.modelAt, s.modelEnd}
+	}
+	return r, nil
+}
+
+// Decode fills the typed fields from Raw, for providers that translate the
+// request rather than forward it. It keeps Model as the gateway set it and
+// does nothing the second time.
+func (r *ChatCompletionRequest) Decode() error {
+	if r.decoded || r.Raw == nil {
+		return nil
+	}
+	model, raw, facts, span, scanned := r.Model, r.Raw, r.facts, r.modelSpan, r.scanned
+	if err := json.Unmarshal(raw, r); err != nil {
+		r.Model, r.Raw = model, raw
+		return &RequestError{Msg: "request body is not valid Chat Completions JSON: " + err.Error()}
+	}
+	r.Model, r.Raw, r.facts, r.modelSpan, r.scanned, r.decoded = model, raw, facts, span, scanned, true
+	return nil
+}
+
+// Body returns the JSON to send to an OpenAI-compatible upstream: Raw with
+// only the model replaced, or the encoding of a request built in code.
+func (r *ChatCompletionRequest) Body() ([]byte, error) {
+	if r.Raw == nil {
+		return json.Marshal(r)
+	}
+	if sp := r.modelSpan; sp[1] > 0 {
+		q, _ := json.Marshal(r.Model)
+		out := make([]byte, 0, len(r.Raw)-(sp[1]-sp[0])+len(q))
+		out = append(out, r.Raw[:sp[0]]...)
+		out = append(out, q...)
+		return append(out, r.Raw[sp[1]:]...), nil
+	}
+	return WithModel(r.Raw, r.Model)
+}
+
+// RequestError is a request body that is not valid Chat Completions JSON.
+type RequestError struct {
+	Param string // the offending field, "" for a syntax error
+	Msg   string
+}
+
+func (e *RequestError) Error() string { return e.Msg }
+
+// scanner validates JSON as strictly as encoding/json and records the few
+// fields routing looks at on the way.
+type scanner struct {
+	b   []byte
+	i   int
+	req *ChatCompletionRequest
+	// modelAt and modelEnd span the last top-level model value; models
+	// counts model keys, since a duplicate key needs the general rewrite.
+	modelAt, modelEnd, models int
+	depth                     int
+}
+
+const maxDepth = 10000 // encoding/json's own nesting limit
+
+func (s *scanner) fail(format string, args ...any) error {
+	return &RequestError{Msg: fmt.Sprintf(format, args...)}
+}
+
+func (s *scanner) syntax() error {
+	if s.i >= len(s.b) {
+		return s.fail("invalid JSON: unexpected end of input")
+	}
+	return s.fail("invalid JSON: unexpected %q at offset %d", s.b[s.i], s.i)
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\r', '\n':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) request() error {
+	s.ws()
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		if s.i < len(s.b) {
+			if err := s.value(); err != nil {
+				return err
+			}
+		}
+		return &RequestError{Msg: "request body must be a JSON object"}
+	}
+	err := s.object(func(key []byte) error {
+		switch string(key) {
+		case "model":
+			s.models++
+			s.modelAt = s.i
+			str, ok, err := s.stringValue()
+			if err != nil {
+				return err
+			}
+			s.modelEnd = s.i
+			if !ok {
+				return &RequestError{Param: "model", Msg: "model must be a string"}
+			}
+			s.req.Model = str
+		case "stream":
+			b, err := s.boolValue("stream")
+			s.req.Stream = b
+			return err
+		case "stream_options":
+			return s.streamOptions()
+		case "messages":
+			return s.messages()
+		case "tools":
+			n, err := s.arrayCount(func(int) error { return s.value() })
+			if n > 0 {
+				s.req.facts.HasTools = true
+			}
+			if err == errNotArray {
+				return &RequestError{Param: "tools", Msg: "tools must be an array"}
+			}
+			return err
+		default:
+			return s.value()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return s.syntax()
+	}
+	return nil
+}
+
+// object scans an object, calling field with the cursor on each value.
+func (s *scanner) object(field func(key []byte) error) error {
+	if s.depth++; s.depth > maxDepth {
+		return s.fail("invalid JSON: nested too deeply")
+	}
+	defer func() { s.depth-- }()
+	s.i++ // {
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return nil
+	}
+	for {
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return s.syntax()
+		}
+		start := s.i
+		esc, err := s.str()
+		if err != nil {
+			return err
+		}
+		key := s.b[start+1 : s.i-1]
+		if esc {
+			var k string
+			json.Unmarshal(s.b[start:s.i], &k)
+			key = []byte(k)
+		}
+		s.ws()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return s.syntax()
+		}
+		s.i++
+		s.ws()
+		if err := field(key); err != nil {
+			return err
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return s.syntax()
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case '}':
+			s.i++
+			return nil
+		default:
+			return s.syntax()
+		}
+	}
+}
+
+// arrayCount scans an array, calling elem with the cursor on each element,
+// and returns the number of elements. A null counts as an empty array.
+func (s *scanner) arrayCount(elem func(i int) error) (int, error) {
+	if s.i < len(s.b) && s.b[s.i] == 'n' {
+		return 0, s.literal("null")
+	}
+	if s.i >= len(s.b) || s.b[s.i] != '[' {
+		if err := s.value(); err != nil {
+			return 0, err
+		}
+		return 0, errNotArray
+	}
+	if s.depth++; s.depth > maxDepth {
+		return 0, s.fail("invalid JSON: nested too deeply")
+	}
+	defer func() { s.depth-- }()
+	s.i++
+	s.ws()
+	if s.i < len(s.b) && s.b[s.i] == ']' {
+		s.i++
+		return 0, nil
+	}
+	for n := 0; ; n++ {
+		s.ws()
+		if err := elem(n); err != nil {
+			return n, err
+		}
+		s.ws()
+		if s.i >= len(s.b) {
+			return n, s.syntax()
+		}
+		switch s.b[s.i] {
+		case ',':
+			s.i++
+		case ']':
+			s.i++
+			return n + 1, nil
+		default:
+			return n, s.syntax()
+		}
+	}
+}
+
+var errNotArray = errors.New("not an array")
+
+func (s *scanner) messages() error {
+	n, err := s.arrayCount(func(int) error { return s.message() })
+	if err == errNotArray {
+		return &RequestError{Param: "messages", Msg: "messages must be an array"}
+	}
+	s.req.facts.Messages = n
+	return err
+}
+
+func (s *scanner) message() error {
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		if err := s.value(); err != nil {
+			return err
+		}
+		return &RequestError{Param: "messages", Msg: "each message must be an object"}
+	}
+	f := &s.req.facts
+	return s.object(func(key []byte) error {
+		switch string(key) {
+		case "content":
+			return s.content()
+		case "role":
+			str, _, err := s.stringValue()
+			if str == "tool" {
+				f.HasTools = true
+			}
+			return err
+		case "tool_calls":
+			n, err := s.arrayCount(func(int) error { return s.toolCall() })
+			if n > 0 {
+				f.HasTools = true
+			}
+			if err == errNotArray {
+				return &RequestError{Param: "messages", Msg: "tool_calls must be an array"}
+			}
+			return err
+		}
+		return s.value()
+	})
+}
+
+func (s *scanner) content() error {
+	if s.i >= len(s.b) {
+		return s.syntax()
+	}
+	switch s.b[s.i] {
+	case '"':
+		return s.countedString()
+	case 'n':
+		return s.literal("null")
+	case '[':
+		_, err := s.arrayCount(func(int) error { return s.part() })
+		return err
+	}
+	if err := s.value(); err != nil {
+		return err
+	}
+	return &RequestError{Param: "messages", Msg: "message content must be a string or an array of parts"}
+}
+
+func (s *scanner) part() error {
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		return s.value()
+	}
+	return s.object(func(key []byte) error {
+		switch string(key) {
+		case "text":
+			if s.i < len(s.b) && s.b[s.i] == '"' {
+				return s.countedString()
+			}
+		case "image_url":
+			s.req.facts.HasImages = true
+		case "type":
+			start := s.i
+			if err := s.value(); err != nil {
+				return err
+			}
+			if string(s.b[start:s.i]) == `"image_url"` {
+				s.req.facts.HasImages = true
+			}
+			return nil
+		}
+		return s.value()
+	})
+}
+
+func (s *scanner) toolCall() error {
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		return s.value()
+	}
+	return s.object(func(key []byte) error {
+		if string(key) != "function" || s.i >= len(s.b) || s.b[s.i] != '{' {
+			return s.value()
+		}
+		return s.object(func(key []byte) error {
+			if string(key) == "arguments" && s.i < len(s.b) && s.b[s.i] == '"' {
+				return s.countedString()
+			}
+			return s.value()
+		})
+	})
+}
+
+func (s *scanner) streamOptions() error {
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		return s.value()
+	}
+	return s.object(func(key []byte) error {
+		if string(key) == "include_usage" {
+			b, err := s.boolValue("stream_options.include_usage")
+			if b {
+				s.req.StreamOptions = &StreamOptions{IncludeUsage: true}
+			}
+			return err
+		}
+		return s.value()
+	})
+}
+
+func (s *scanner) boolValue(param string) (bool, error) {
+	switch {
+	case s.i < len(s.b) && s.b[s.i] == 't':
+		return true, s.literal("true")
+	case s.i < len(s.b) && s.b[s.i] == 'f':
+		return false, s.literal("false")
+	case s.i < len(s.b) && s.b[s.i] == 'n':
+		return false, s.literal("null")
+	}
+	if err := s.value(); err != nil {
+		return false, err
+	}
+	return false, &RequestError{Param: param, Msg: param + " must be a boolean"}
+}
+
+// stringValue scans a string or null; ok is false for any other value.
+func (s *scanner) stringValue() (string, bool, error) {
+	if s.i < len(s.b) && s.b[s.i] == 'n' {
+		return "", true, s.literal("null")
+	}
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return "", false, s.value()
+	}
+	start := s.i
+	esc, err := s.str()
+	if err != nil {
+		return "", false, err
+	}
+	if !esc {
+		v := string(s.b[start+1 : s.i-1])
+		if !utf8.ValidString(v) {
+			// As encoding/json does; the name ends up in a response header.
+			v = strings.ToValidUTF8(v, "\uFFFD")
+		}
+		return v, true, nil
+	}
+	var v string
+	json.Unmarshal(s.b[start:s.i], &v)
+	return v, true, nil
+}
+
+// countedString scans a string and adds its characters to PromptChars.
+func (s *scanner) countedString() error {
+	start := s.i
+	esc, err := s.str()
+	if err != nil {
+		return err
+	}
+	raw := s.b[start+1 : s.i-1]
+	if !esc {
+		s.req.facts.PromptChars += runeCount(raw)
+		return nil
+	}
+	// Escapes are rare in prompts but count as the one character each stands for.
+	var v string
+	json.Unmarshal(s.b[start:s.i], &v)
+	s.req.facts.PromptChars += utf8.RuneCountInString(v)
+	return nil
+}
+
+// str scans a string starting at its opening quote and reports whether it
+// holds escapes. Control characters are refused, as encoding/json does.
+func (s *scanner) str() (escaped bool, err error) {
+	b := s.b
+	i := s.i + 1
+	for {
+		// Most string bytes are plain: skip them fast.
+		for i < len(b) && b[i] >= 0x20 && b[i] != '"' && b[i] != '\\' {
+			i++
+		}
+		if i >= len(b) {
+			s.i = i
+			return false, s.syntax()
+		}
+		switch c := b[i]; {
+		case c == '"':
+			s.i = i + 1
+			return escaped, nil
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(b) {
+				s.i = i + 1
+				return false, s.syntax()
+			}
+			switch b[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+					s.i = i
+					return false, s.fail("invalid JSON: bad \\u escape at offset %d", i)
+				}
+				i += 6
+			default:
+				s.i = i + 1
+				return false, s.syntax()
+			}
+		default:
+			s.i = i
+			return false, s.fail("invalid JSON: control character in string at offset %d", i)
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func (s *scanner) literal(lit string) error {
+	if len(s.b)-s.i < len(lit) || string(s.b[s.i:s.i+len(lit)]) != lit {
+		return s.syntax()
+	}
+	s.i += len(lit)
+	return nil
+}
+
+// value scans any JSON value.
+func (s *scanner) value() error {
+	if s.i >= len(s.b) {
+		return s.syntax()
+	}
+	switch c := s.b[s.i]; {
+	case c == '{':
+		return s.object(func([]byte) error { return s.value() })
+	case c == '[':
+		_, err := s.arrayCount(func(int) error { return s.value() })
+		return err
+	case c == '"':
+		_, err := s.str()
+		return err
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || '0' <= c && c <= '9':
+		return s.number()
+	}
+	return s.syntax()
+}
+
+// number scans a JSON number (RFC 8259 grammar).
+func (s *scanner) number() error {
+	b, i := s.b, s.i
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+	default:
+		s.i = i
+		return s.syntax()
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			s.i = i
+			return s.syntax()
+		}
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			s.i = i
+			return s.syntax()
+		}
+		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+			i++
+		}
+	}
+	s.i = i
+	return nil
+}
