@@ -76,7 +76,11 @@ func benchTargets(b *testing.B) map[string]string {
 	gw := httptest.NewServer(s.Handler())
 	b.Cleanup(gw.Close)
 	target, _ := url.Parse(up.URL)
-	rp := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	// The same connection pool the gateway's providers use, so neither side
+	// pays for the other's connection churn.
+	rproxy := httputil.NewSingleHostReverseProxy(target)
+	rproxy.Transport = &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second}
+	rp := httptest.NewServer(rproxy)
 	b.Cleanup(rp.Close)
 	return map[string]string{"direct": up.URL, "reverseproxy": rp.URL, "gateway": gw.URL}
 }
@@ -127,5 +131,40 @@ func BenchmarkStream(b *testing.B) {
 	targets := benchTargets(b)
 	for _, name := range []string{"direct", "reverseproxy", "gateway"} {
 		b.Run(name, func(b *testing.B) { runBench(b, targets[name], benchStreamRequest, benchStreamChunks, "chunk") })
+	}
+}
+
+// BenchmarkLoad sends the non-stream request from 32 concurrent clients, as
+// a load test: throughput through the gateway against the direct call.
+func BenchmarkLoad(b *testing.B) {
+	targets := benchTargets(b)
+	for _, name := range []string{"direct", "reverseproxy", "gateway"} {
+		b.Run(name, func(b *testing.B) {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+			defer client.CloseIdleConnections()
+			url := targets[name] + "/v1/chat/completions"
+			b.SetParallelism(16) // 32 clients on 2 cores
+			b.ReportAllocs()
+			b.ResetTimer()
+			start, cpu0 := time.Now(), cpuTime()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := client.Post(url, "application/json", bytes.NewReader(benchRequest))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						b.Errorf("status %d", resp.StatusCode)
+						return
+					}
+				}
+			})
+			cpu, wall := cpuTime()-cpu0, time.Since(start)
+			b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(b.N), "cpu-us/op")
+			b.ReportMetric(float64(b.N)/wall.Seconds(), "req/s")
+		})
 	}
 }

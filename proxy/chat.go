@@ -14,7 +14,7 @@ import (
 )
 
 // streamBuffer lets the upstream reader run a few events ahead of a slow
-// client; each event is still written and flushed on its own.
+// client.
 const streamBuffer = 16
 
 // chat serves POST /v1/chat/completions.
@@ -139,7 +139,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p providers.Prov
 			continue
 		}
 		buf = append(buf, "\n\n"...)
-		if _, writeErr = w.Write(buf); writeErr == nil {
+		// Flush unless the next event is already waiting: events that arrived
+		// together leave together, and none ever waits for a later one.
+		if _, writeErr = w.Write(buf); writeErr == nil && len(ch) == 0 {
 			writeErr = rc.Flush()
 		}
 		if writeErr != nil {
