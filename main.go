@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/localrouter/localrouter/assets"
@@ -66,7 +67,11 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := proxy.New(proxy.Options{Config: cfg, Version: version, Logger: log, Mock: *mockFlag})
+	cacheDir := ""
+	if dir, err := os.UserCacheDir(); err == nil {
+		cacheDir = filepath.Join(dir, "localrouter")
+	}
+	srv, err := proxy.New(proxy.Options{Config: cfg, Version: version, Logger: log, Mock: *mockFlag, CacheDir: cacheDir, Watch: !check})
 	if err != nil {
 		return err
 	}
@@ -83,7 +88,7 @@ func run(args []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log.Info("LocalRouter listening", "url", "http://"+ln.Addr().String()+"/v1", "config", path, "version", version)
-	return srv.Serve(ctx, ln)
+	return srv.Run(ctx, ln)
 }
 
 func logLevel() slog.Level {

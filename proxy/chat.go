@@ -46,7 +46,14 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	d, err := st.router.Decide(strategy.Request{Model: req.Model})
+	facts := req.Facts()
+	sreq := &strategy.Request{
+		Model: req.Model, Stream: req.Stream, Messages: facts.Messages, PromptChars: facts.PromptChars,
+		EstTokens: facts.EstTokens, HasImages: facts.HasImages, HasTools: facts.HasTools,
+		Header: strategy.HeaderFunc(r.Header),
+	}
+	live := s.live()
+	d, err := st.router.Decide(sreq, live)
 	if err != nil {
 		if on, why := st.mockMode(s); on {
 			// In mock mode a route that cannot resolve still gets an answer.
@@ -61,38 +68,77 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	rec.overhead = time.Since(start)
+	w.Header().Set("X-LocalRouter-Overhead", strconv.FormatInt(rec.overhead.Microseconds(), 10))
+
+	err = s.forward(w, r, st, d, req, &rec)
+	if err != nil && isRetryable(err) && r.Context().Err() == nil {
+		if alt, ok := st.router.Fallback(sreq, d, live); ok {
+			s.recordFallback(d, alt, err)
+			d = alt
+			err = s.forward(w, r, st, d, req, &rec)
+		}
+	}
+	if err != nil {
+		s.upstreamFailed(w, r, err, &rec)
+	}
+}
+
+// forward sends req to d's provider and relays the answer. It returns an
+// error only when nothing has been written, so the caller may still fall
+// back or send a real error status.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, st *state, d strategy.Decision, req *providers.ChatCompletionRequest, rec *requestLog) error {
 	route := d.String()
 	rec.route = route
 	w.Header().Set("X-LocalRouter-Route", route)
 	p, ok := s.provider(st, d)
 	if !ok {
-		aerr := newAPIError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model",
+		return newAPIError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model",
 			"provider "+d.Provider+" is not available")
-		rec.fail(aerr.status, aerr)
-		writeError(w, aerr)
-		return
 	}
 	req.Model = d.Model
-	rec.overhead = time.Since(start)
-	w.Header().Set("X-LocalRouter-Overhead", strconv.FormatInt(rec.overhead.Microseconds(), 10))
-
+	var err error
 	if req.Stream {
-		s.stream(w, r, p, req, &rec)
+		err = s.relay(w, r, p, req, rec)
 	} else {
-		s.complete(w, r, p, req, &rec)
+		err = s.complete(w, r, p, req, rec)
 	}
+	if d.Side == strategy.Local && isUnreachable(err) {
+		// Don't wait for the next probe to stop sending requests there.
+		s.setLocalDown(true)
+	}
+	return err
 }
 
-func (s *Server) complete(w http.ResponseWriter, r *http.Request, p providers.Provider, req *providers.ChatCompletionRequest, rec *requestLog) {
+// isRetryable reports whether the other side may succeed where this one
+// failed before answering: refused, timed out, 5xx or 429 (DESIGN §5).
+func isRetryable(err error) bool {
+	var pe *providers.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch {
+	case pe.Status == http.StatusTooManyRequests || pe.Status >= 500:
+		return true
+	case pe.Status == 0:
+		return pe.Stage == providers.StageConnect || pe.Timeout || pe.Stage == providers.StageStream
+	}
+	return false
+}
+
+func isUnreachable(err error) bool {
+	var pe *providers.Error
+	return errors.As(err, &pe) && pe.Stage == providers.StageConnect
+}
+
+func (s *Server) complete(w http.ResponseWriter, r *http.Request, p providers.Provider, req *providers.ChatCompletionRequest, rec *requestLog) error {
 	resp, err := p.ChatCompletion(r.Context(), req)
 	if err != nil {
-		s.upstreamFailed(w, r, err, rec)
-		return
+		return err
 	}
 	body, err := resp.Body()
 	if err != nil {
-		s.upstreamFailed(w, r, err, rec)
-		return
+		return err
 	}
 	rec.usage = resp.Usage
 	rec.status = http.StatusOK
@@ -101,9 +147,11 @@ func (s *Server) complete(w http.ResponseWriter, r *http.Request, p providers.Pr
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
+	return nil
 }
 
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, p providers.Provider, req *providers.ChatCompletionRequest, rec *requestLog) {
+// relay streams p's answer to w.
+func (s *Server) relay(w http.ResponseWriter, r *http.Request, p providers.Provider, req *providers.ChatCompletionRequest, rec *requestLog) error {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	ch := make(chan *providers.ChatCompletionStreamResponse, streamBuffer)
@@ -164,7 +212,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p providers.Prov
 		rc.Flush()
 		rec.status = http.StatusOK
 	case !started:
-		s.upstreamFailed(w, r, err, rec)
+		return err
 	default:
 		// The status line is gone; all that is left is to say so in-band.
 		aerr := errorFor(err)
@@ -173,6 +221,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p providers.Prov
 		rec.status = aerr.status
 		rec.err = "stream failed after it began: " + err.Error()
 	}
+	return nil
 }
 
 func (s *Server) upstreamFailed(w http.ResponseWriter, r *http.Request, err error, rec *requestLog) {

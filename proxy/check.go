@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/localrouter/localrouter/strategy"
 )
@@ -19,10 +22,27 @@ func (s *Server) Check(w io.Writer) error {
 	if status.Mock {
 		fmt.Fprintf(w, "mock:   on (%s)\n", status.MockReason)
 	}
+	var problems []string
 	if st.cfg.RemoteStrategy.URL == "" {
 		fmt.Fprintln(w, "remote strategy: none configured; routing.default decides")
 	} else {
-		fmt.Fprintf(w, "remote strategy: %s (not fetched by this version)\n", st.cfg.RemoteStrategy.URL)
+		ctx, cancel := context.WithTimeout(context.Background(), st.cfg.RemoteStrategy.Timeout+time.Second)
+		err := s.RefreshStrategy(ctx)
+		cancel()
+		ps := s.Status().Strategy
+		if err != nil {
+			fmt.Fprintf(w, "remote strategy: %s\n  fetch failed: %v\n", st.cfg.RemoteStrategy.URL, err)
+			problems = append(problems, "strategy: "+err.Error())
+			if ps.Source == strategy.SourceCache {
+				fmt.Fprintf(w, "  routing by the cached strategy: %s (local %q, remote %q)\n", ps.Strategy, ps.LocalModel, ps.RemoteModel)
+			}
+		} else {
+			fmt.Fprintf(w, "remote strategy: %s\n  fetched: strategy %s, local_model %q, remote_model %q, %d rules, updated_at %q\n",
+				st.cfg.RemoteStrategy.URL, ps.Strategy, ps.LocalModel, ps.RemoteModel, ps.Rules, ps.UpdatedAt)
+		}
+	}
+	if o := s.Override(); o != OverrideAuto {
+		fmt.Fprintf(w, "override: %s (set from the tray or PUT /localrouter/override)\n", o)
 	}
 
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -42,28 +62,46 @@ func (s *Server) Check(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Name, p.Type, side, models, state)
 	}
-	fmt.Fprintln(tw, "\nMODEL\tROUTE")
-	var problems []string
+	if rules := st.cfg.Routing.Rules; len(rules) > 0 {
+		fmt.Fprintln(tw, "\nRULE\tWHEN\tUSE")
+		for i, r := range rules {
+			fmt.Fprintf(tw, "%d (config)\t%s\t%s\n", i+1, r.When, r.Use)
+		}
+	}
+	if cur := s.live().Strategy; cur != nil && len(cur.Rules) > 0 {
+		if len(st.cfg.Routing.Rules) == 0 {
+			fmt.Fprintln(tw, "\nRULE\tWHEN\tUSE")
+		}
+		for i, r := range cur.Rules {
+			fmt.Fprintf(tw, "%d (strategy)\t%s\t%s\n", i+1, r.When, r.Use)
+		}
+	}
+	fmt.Fprintln(tw, "\nMODEL\tROUTE (a request with no rule matching)")
+	live := s.live()
+	var routeProblems []string
 	for _, name := range []string{"auto", "local", "remote"} {
-		d, err := st.router.Decide(strategy.Request{Model: name})
+		d, err := st.router.Decide(&strategy.Request{Model: name}, live)
 		if err != nil {
 			fmt.Fprintf(tw, "%s\terror: %v\n", name, err)
 			if !status.Mock {
-				problems = append(problems, name+": "+err.Error())
+				routeProblems = append(routeProblems, name+": "+err.Error())
 			}
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", name, d)
 	}
 	tw.Flush()
-	if len(problems) > 0 && len(st.up.byName) > 0 {
+	if len(routeProblems) > 0 && len(st.up.byName) > 0 {
 		// A side without a provider is a valid setup (remote only, local only);
 		// only the default side must work.
-		for _, p := range problems {
+		for _, p := range routeProblems {
 			if strings.HasPrefix(p, "auto:") {
-				return fmt.Errorf("routing: %s", strings.TrimPrefix(p, "auto: "))
+				problems = append(problems, "routing: "+strings.TrimPrefix(p, "auto: "))
 			}
 		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
 }

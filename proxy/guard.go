@@ -40,9 +40,9 @@ func isLoopbackHost(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// wrap applies the guard to next. /health needs no api_key.
-func (g *guard) wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// allow checks r and answers it when it may not pass. /health needs no api_key.
+func (g *guard) allow(w http.ResponseWriter, r *http.Request) bool {
+	{
 		if g.loopback {
 			// A browser tricked by DNS rebinding sends its own host name;
 			// an empty Host (HTTP/1.0) is refused too, unlike Ollama's guard.
@@ -53,14 +53,14 @@ func (g *guard) wrap(next http.Handler) http.Handler {
 			if host == "" || !isLoopbackHost(host) {
 				writeError(w, newAPIError(http.StatusForbidden, "invalid_request_error", "forbidden_host", "",
 					"Host "+quoteHost(r.Host)+" is not allowed: LocalRouter listens on loopback and only answers requests for localhost"))
-				return
+				return false
 			}
 		}
 		if origin := r.Header.Get("Origin"); origin != "" {
 			if !g.anyOrig && !g.origins[origin] {
 				writeError(w, newAPIError(http.StatusForbidden, "invalid_request_error", "forbidden_origin", "",
 					"Origin "+origin+" is not allowed: add it to server.allowed_origins"))
-				return
+				return false
 			}
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", origin)
@@ -70,17 +70,17 @@ func (g *guard) wrap(next http.Handler) http.Handler {
 				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Api-Key")
 				h.Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)
-				return
+				return false
 			}
 			h.Set("Access-Control-Expose-Headers", "X-LocalRouter-Route, X-LocalRouter-Overhead")
 		}
 		if g.apiKey != nil && r.URL.Path != "/health" && !g.authorized(r) {
 			writeError(w, newAPIError(http.StatusUnauthorized, "authentication_error", "invalid_api_key", "",
 				"missing or wrong API key: send Authorization: Bearer <server.api_key>"))
-			return
+			return false
 		}
-		next.ServeHTTP(w, r)
-	})
+	}
+	return true
 }
 
 func (g *guard) authorized(r *http.Request) bool {

@@ -1,10 +1,14 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/localrouter/localrouter/strategy"
 )
 
 // models serves GET /v1/models: the routing names, then provider/model for
@@ -34,26 +38,33 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 
 // Status is the /health document (DESIGN §6). It never holds a secret.
 type Status struct {
-	Status     string           `json:"status"`
-	Version    string           `json:"version"`
-	Side       string           `json:"side"`
-	Override   string           `json:"override"`
-	Mock       bool             `json:"mock"`
-	MockReason string           `json:"mock_reason,omitempty"`
-	LocalUp    bool             `json:"local_up"`
-	Strategy   StrategyStatus   `json:"strategy"`
-	Providers  []ProviderStatus `json:"providers"`
+	Status       string           `json:"status"`
+	Version      string           `json:"version"`
+	Side         string           `json:"side"`  // where "auto" goes now, before rules
+	Route        string           `json:"route"` // the model "auto" resolves to, as side:provider/model
+	Override     string           `json:"override"`
+	Mock         bool             `json:"mock"`
+	MockReason   string           `json:"mock_reason,omitempty"`
+	LocalUp      bool             `json:"local_up"`
+	Strategy     StrategyStatus   `json:"strategy"`
+	Providers    []ProviderStatus `json:"providers"`
+	LastFallback *Fallback        `json:"last_fallback,omitempty"`
+	ReloadError  string           `json:"config_error,omitempty"`
+	Listen       string           `json:"listen"`
+	ConfigPath   string           `json:"config_path"`
 }
 
 // StrategyStatus says which strategy is in force and where it came from.
 type StrategyStatus struct {
-	Source      string     `json:"source"`
+	Source      string     `json:"source"` // remote | cache | config
+	URL         string     `json:"url,omitempty"`
 	Strategy    string     `json:"strategy"`
 	LocalModel  string     `json:"local_model"`
 	RemoteModel string     `json:"remote_model"`
 	UpdatedAt   string     `json:"updated_at,omitempty"`
 	FetchedAt   *time.Time `json:"fetched_at,omitempty"`
 	Error       string     `json:"error,omitempty"`
+	Rules       int        `json:"rules"`
 }
 
 // ProviderStatus describes one configured provider.
@@ -68,14 +79,38 @@ type ProviderStatus struct {
 func (s *Server) Status() Status {
 	st := s.state.Load()
 	on, why := st.mockMode(s)
+	live := s.live()
 	t := st.up.table
 	out := Status{
-		Status: "ok", Version: s.version, Side: string(t.Default), Override: "auto",
-		Mock: on, MockReason: why,
-		Strategy: StrategyStatus{Source: "config", Strategy: string(t.Default), LocalModel: t.LocalModel, RemoteModel: t.RemoteModel},
+		Status: "ok", Version: s.version, Override: s.Override(),
+		Mock: on, MockReason: why, LocalUp: !live.LocalDown,
+		Strategy: StrategyStatus{Source: strategy.SourceConfig, Strategy: string(t.Default), LocalModel: t.LocalModel, RemoteModel: t.RemoteModel},
+		Listen:   "http://" + st.cfg.Addr() + "/v1", ConfigPath: st.cfg.Path,
+	}
+	if p := s.poller.Load(); p != nil {
+		ps := p.Status()
+		out.Strategy.Source, out.Strategy.URL, out.Strategy.Error = ps.Source, ps.URL, ps.Error
+		if !ps.FetchedAt.IsZero() {
+			out.Strategy.FetchedAt = &ps.FetchedAt
+		}
+		if cur := live.Strategy; cur != nil {
+			out.Strategy.Strategy, out.Strategy.UpdatedAt, out.Strategy.Rules = string(cur.Strategy), cur.UpdatedAt, len(cur.Rules)
+			if cur.LocalModel != "" {
+				out.Strategy.LocalModel = cur.LocalModel
+			}
+			if cur.RemoteModel != "" {
+				out.Strategy.RemoteModel = cur.RemoteModel
+			}
+		}
+	}
+	out.Side = out.Strategy.Strategy
+	if live.Override != "" {
+		out.Side = string(live.Override)
+	}
+	if d, err := st.router.Decide(&strategy.Request{Model: "auto"}, live); err == nil {
+		out.Route = d.String()
 	}
 	for _, p := range t.Providers {
-		out.LocalUp = out.LocalUp || p.Local
 		out.Providers = append(out.Providers, ProviderStatus{Name: p.Name, Type: p.Kind, Local: p.Local})
 	}
 	for _, pc := range st.cfg.Providers {
@@ -83,11 +118,84 @@ func (s *Server) Status() Status {
 			out.Providers = append(out.Providers, ProviderStatus{Name: pc.Name, Type: pc.Kind(), Local: pc.IsLocal(), Skipped: why})
 		}
 	}
+	s.ev.mu.Lock()
+	out.LastFallback, out.ReloadError = s.ev.lastFallback, s.ev.reloadError
+	s.ev.mu.Unlock()
 	return out
+}
+
+// RefreshStrategy fetches the remote strategy now.
+func (s *Server) RefreshStrategy(ctx context.Context) error {
+	p := s.poller.Load()
+	if p == nil {
+		return errors.New("no remote_strategy.url is configured")
+	}
+	return p.Refresh(ctx)
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, s.Status())
+}
+
+// maxControlBody caps control request bodies; they hold one small field.
+const maxControlBody = 4 << 10
+
+func (s *Server) putOverride(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Override *string `json:"override"`
+	}
+	if aerr := decodeControl(w, r, &body); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if body.Override == nil {
+		writeError(w, newAPIError(http.StatusBadRequest, "invalid_request_error", "invalid_value", "override", `send {"override":"auto|local|remote"}`))
+		return
+	}
+	if err := s.SetOverride(*body.Override); err != nil {
+		writeError(w, newAPIError(http.StatusBadRequest, "invalid_request_error", "invalid_value", "override", err.Error()))
+		return
+	}
+	s.log.Info("override set", "override", s.Override())
+	writeJSON(w, s.Status())
+}
+
+func (s *Server) putMock(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Mock *bool `json:"mock"`
+	}
+	if aerr := decodeControl(w, r, &body); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if body.Mock == nil {
+		writeError(w, newAPIError(http.StatusBadRequest, "invalid_request_error", "invalid_value", "mock", `send {"mock":true} or {"mock":false}`))
+		return
+	}
+	s.SetMock(*body.Mock)
+	s.log.Info("mock mode set", "mock", *body.Mock)
+	writeJSON(w, s.Status())
+}
+
+func (s *Server) refresh(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	if err := s.RefreshStrategy(ctx); err != nil {
+		// The status document carries the error; the refresh itself was done.
+		s.log.Warn("strategy refresh failed", "err", err)
+	}
+	writeJSON(w, s.Status())
+}
+
+func decodeControl(w http.ResponseWriter, r *http.Request, v any) *apiError {
+	body, aerr := readBody(w, r, maxControlBody)
+	if aerr != nil {
+		return aerr
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return newAPIError(http.StatusBadRequest, "invalid_request_error", "invalid_json", "", "request body is not valid JSON: "+err.Error())
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -21,7 +22,9 @@ import (
 
 // Router decides where a request goes. *strategy.Engine implements it.
 type Router interface {
-	Decide(strategy.Request) (strategy.Decision, error)
+	Decide(*strategy.Request, strategy.Live) (strategy.Decision, error)
+	Fallback(*strategy.Request, strategy.Decision, strategy.Live) (strategy.Decision, bool)
+	CheckStrategy(*strategy.Strategy) error
 }
 
 // Options configure a Server.
@@ -33,6 +36,11 @@ type Options struct {
 	Mock bool
 	// ShutdownGrace bounds how long running streams may finish on shutdown; default 5s.
 	ShutdownGrace time.Duration
+	// CacheDir holds the cached strategy and the persisted override and mock
+	// mode (<os.UserCacheDir()>/localrouter); "" keeps nothing on disk.
+	CacheDir string
+	// Watch reloads the config when its file changes.
+	Watch bool
 }
 
 // Server serves the API. Build it with New, run it with Run.
@@ -42,10 +50,24 @@ type Server struct {
 	grace   time.Duration
 	handler http.Handler
 
+	cacheDir string
+	watch    bool
+
 	// state is replaced whole when the configuration changes; handlers load
 	// it once per request and never lock.
-	state atomic.Pointer[state]
-	mock  atomic.Bool
+	state     atomic.Pointer[state]
+	mock      atomic.Bool
+	override  atomic.Pointer[string] // nil = auto
+	localDown atomic.Bool
+	poller    atomic.Pointer[strategy.Poller] // nil without remote_strategy.url
+
+	pollMu   sync.Mutex // guards pollStop, serialising poller restarts
+	pollStop context.CancelFunc
+
+	subMu sync.Mutex // guards subs
+	subs  map[chan struct{}]struct{}
+	ev    events
+	wg    sync.WaitGroup // background goroutines started by Run
 }
 
 // state is everything derived from one configuration.
@@ -56,11 +78,13 @@ type state struct {
 	mock       *mock.Provider
 	mockReason string // why mock mode is forced, or "" when it is not
 	maxBody    int64
+	guard      *guard
 }
 
 // New builds a Server from o.Config.
 func New(o Options) (*Server, error) {
-	s := &Server{version: o.Version, log: o.Logger, grace: o.ShutdownGrace}
+	s := &Server{version: o.Version, log: o.Logger, grace: o.ShutdownGrace, cacheDir: o.CacheDir, watch: o.Watch,
+		subs: map[chan struct{}]struct{}{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -72,7 +96,21 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.state.Store(st)
-	s.mock.Store(o.Mock)
+	if saved, ok := s.loadState(); ok {
+		s.mock.Store(saved.Mock)
+		if saved.Override == OverrideLocal || saved.Override == OverrideRemote {
+			s.override.Store(&saved.Override)
+		}
+	}
+	if o.Mock {
+		s.mock.Store(true)
+	}
+	if p, err := s.newPoller(o.Config); err != nil {
+		return nil, fmt.Errorf("config %s: remote_strategy: %w", o.Config.Path, err)
+	} else {
+		// Routing uses the cached strategy from the first request on.
+		s.poller.Store(p)
+	}
 	st.up.logSkipped(s.log)
 	if on, why := st.mockMode(s); on {
 		s.log.Warn("serving from the mock provider", "reason", why, "config", o.Config.Path)
@@ -87,8 +125,21 @@ func New(o Options) (*Server, error) {
 	}
 	mux.HandleFunc("GET /health", s.health)
 	mux.HandleFunc("/health", methodNotAllowed("GET"))
+	mux.HandleFunc("GET /localrouter/status", s.health)
+	mux.HandleFunc("/localrouter/status", methodNotAllowed("GET"))
+	mux.HandleFunc("PUT /localrouter/override", s.putOverride)
+	mux.HandleFunc("/localrouter/override", methodNotAllowed("PUT"))
+	mux.HandleFunc("PUT /localrouter/mock", s.putMock)
+	mux.HandleFunc("/localrouter/mock", methodNotAllowed("PUT"))
+	mux.HandleFunc("POST /localrouter/refresh", s.refresh)
+	mux.HandleFunc("/localrouter/refresh", methodNotAllowed("POST"))
 	mux.HandleFunc("/", notFound)
-	s.handler = newGuard(o.Config.Server.Host, o.Config.Server.AllowedOrigins, string(o.Config.Server.APIKey)).wrap(mux)
+	// The guard comes from the current config, so a reload changes it too.
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.state.Load().guard.allow(w, r) {
+			mux.ServeHTTP(w, r)
+		}
+	})
 	return s, nil
 }
 
@@ -101,7 +152,8 @@ func (s *Server) newState(cfg *config.Config) (*state, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", cfg.Path, err)
 	}
-	st := &state{cfg: cfg, router: eng, up: up, mock: mock.New(cfg.Mock.TokenDelay), maxBody: int64(cfg.Server.MaxBody)}
+	st := &state{cfg: cfg, router: eng, up: up, mock: mock.New(cfg.Mock.TokenDelay), maxBody: int64(cfg.Server.MaxBody),
+		guard: newGuard(cfg.Server.Host, cfg.Server.AllowedOrigins, string(cfg.Server.APIKey))}
 	if len(up.byName) == 0 {
 		st.mockReason = "no usable provider: set an api_key or base_url in the config"
 	}
@@ -110,9 +162,6 @@ func (s *Server) newState(cfg *config.Config) (*state, error) {
 
 // Handler returns the server's HTTP handler, guard included.
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// SetMock turns mock mode on or off.
-func (s *Server) SetMock(on bool) { s.mock.Store(on) }
 
 // mockMode reports whether requests are answered by the mock, and why.
 func (st *state) mockMode(s *Server) (bool, string) {
@@ -143,6 +192,37 @@ func (s *Server) Listen() (net.Listener, error) {
 		return nil, fmt.Errorf("cannot listen on %s: the port is already in use (another gateway or LocalRouter?): stop it, or set server.port in %s", cfg.Addr(), cfg.Path)
 	}
 	return ln, err
+}
+
+// Run serves on ln and runs the strategy poller, the local health probe and
+// the config watcher until ctx ends; then it lets running requests and
+// streams finish for the shutdown grace period and waits for everything it
+// started.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	bctx, stop := context.WithCancel(ctx)
+	defer func() {
+		stop()
+		s.wg.Wait()
+	}()
+	if p := s.poller.Load(); p != nil {
+		s.poller.Store(nil) // startPoller installs it again with its goroutines
+		s.startPoller(bctx, s.state.Load().cfg)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.probe(bctx)
+	}()
+	if path := s.state.Load().cfg.Path; s.watch && path != "" {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := config.Watch(bctx, path, func(c *config.Config, err error) { s.reload(bctx, c, err) }); err != nil && bctx.Err() == nil {
+				s.log.Warn("config file not watched: edits need a restart", "path", path, "err", err)
+			}
+		}()
+	}
+	return s.Serve(ctx, ln)
 }
 
 // Serve serves on ln until ctx ends, then lets running requests and streams

@@ -29,6 +29,10 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 		Default:     strategy.Side(cfg.Routing.Default),
 		LocalModel:  cfg.Routing.LocalModel,
 		RemoteModel: cfg.Routing.RemoteModel,
+		Fallback:    cfg.Routing.Fallback,
+	}
+	for _, r := range cfg.Routing.Rules {
+		u.table.Rules = append(u.table.Rules, strategy.RuleSpec{When: r.When, Use: r.Use})
 	}
 	var errs []string
 	for _, pc := range cfg.Providers {
@@ -69,7 +73,7 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 			continue
 		}
 		u.table.Providers = append(u.table.Providers, strategy.Provider{
-			Name: pc.Name, Kind: kind, Local: pc.IsLocal(), Models: pc.Models,
+			Name: pc.Name, Kind: kind, Local: pc.IsLocal(), Models: pc.Models, ContextWindow: pc.ContextWindow,
 		})
 	}
 	if len(errs) > 0 {

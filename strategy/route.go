@@ -5,7 +5,10 @@ package strategy
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // Side is where a request goes.
@@ -19,23 +22,42 @@ const (
 
 // Provider is what routing needs to know of a configured provider.
 type Provider struct {
-	Name   string
-	Kind   string // openai | anthropic | google | mock
-	Local  bool
-	Models []string
+	Name          string
+	Kind          string // openai | anthropic | google | mock
+	Local         bool
+	Models        []string
+	ContextWindow int // tokens; 0 when unknown
 }
 
 // Table is the routing configuration.
 type Table struct {
 	Providers   []Provider // in config order
 	Default     Side       // side used before any strategy is known
-	LocalModel  string
+	LocalModel  string     // used when the strategy names none
 	RemoteModel string
+	Fallback    bool       // try the other side when the chosen one fails early
+	Rules       []RuleSpec // the config's own rules, checked before the strategy's
 }
 
 // Request holds the facts of a request that routing looks at.
 type Request struct {
-	Model string
+	Model       string
+	Stream      bool
+	Messages    int
+	PromptChars int
+	EstTokens   int
+	HasImages   bool
+	HasTools    bool
+	// Header looks up a request header case-insensitively; may be nil.
+	Header func(name string) string
+}
+
+// Live is what changes while a configuration runs. The caller reads each
+// part once per request, so a decision never mixes two strategies.
+type Live struct {
+	Strategy  *Strategy // the current strategy; nil when none is known
+	Override  Side      // "" follows the strategy; local or remote forces a side
+	LocalDown bool      // the local side failed its health probe
 }
 
 // Decision is where a request goes and why.
@@ -63,16 +85,27 @@ type RouteError struct {
 
 func (e *RouteError) Error() string { return e.Msg }
 
-// Engine makes routing decisions. It is safe for concurrent use and never
-// changes after NewEngine; a new configuration gets a new Engine.
+// Engine makes routing decisions for one configuration. It is safe for
+// concurrent use; a new configuration gets a new Engine.
 type Engine struct {
 	t      Table
+	rules  *Rules // the config's rules
 	byName map[string]*Provider
 	// byModel lists, per model name, the providers whose models list it.
 	byModel map[string][]*Provider
+	// compiled caches the rules of the last strategy seen, so a strategy's
+	// rules compile once, not per request. Decisions racing on a change may
+	// compile twice; both results are the same.
+	compiled atomic.Pointer[compiledStrategy]
 }
 
-// NewEngine returns an Engine for t.
+type compiledStrategy struct {
+	src   *Strategy
+	rules *Rules
+	err   error
+}
+
+// NewEngine returns an Engine for t, or an error when t's rules do not compile.
 func NewEngine(t Table) (*Engine, error) {
 	if t.Default != Local && t.Default != Remote {
 		return nil, fmt.Errorf("strategy: default side must be local or remote, got %q", t.Default)
@@ -85,11 +118,56 @@ func NewEngine(t Table) (*Engine, error) {
 			e.byModel[m] = append(e.byModel[m], p)
 		}
 	}
+	rules, err := e.compile(t.Rules, "config")
+	if err != nil {
+		return nil, err
+	}
+	e.rules = rules
 	return e, nil
 }
 
+// CheckStrategy reports whether s can route under this configuration: its
+// rules compile, and every provider/model it names is configured. The poller
+// calls it on every candidate, so a strategy that fails never takes effect.
+func (e *Engine) CheckStrategy(s *Strategy) error {
+	_, err := e.compile(s.Rules, "strategy")
+	return err
+}
+
+func (e *Engine) compile(specs []RuleSpec, origin string) (*Rules, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	whens := make([]string, len(specs))
+	uses := make([]string, len(specs))
+	for i, r := range specs {
+		whens[i], uses[i] = r.When, r.Use
+		// A strategy may only pick among what the user configured.
+		if p, _, ok := strings.Cut(r.Use, "/"); ok {
+			if _, known := e.byName[p]; !known {
+				return nil, &RuleError{Origin: origin, Index: i, Field: "use", Value: r.Use,
+					Err: fmt.Errorf("no provider named %q is configured", p)}
+			}
+		}
+	}
+	return CompileRules(whens, uses, origin)
+}
+
+// strategyRules returns s's compiled rules, compiling them on first use.
+func (e *Engine) strategyRules(s *Strategy) *Rules {
+	if s == nil || len(s.Rules) == 0 {
+		return nil
+	}
+	if c := e.compiled.Load(); c != nil && c.src == s {
+		return c.rules
+	}
+	rules, err := e.compile(s.Rules, "strategy")
+	e.compiled.Store(&compiledStrategy{src: s, rules: rules, err: err})
+	return rules
+}
+
 // Decide routes r following DESIGN §5.
-func (e *Engine) Decide(r Request) (Decision, error) {
+func (e *Engine) Decide(r *Request, live Live) (Decision, error) {
 	model := r.Model
 	// 1. provider/model, or a model exactly one provider lists.
 	if i := strings.IndexByte(model, '/'); i > 0 {
@@ -104,16 +182,24 @@ func (e *Engine) Decide(r Request) (Decision, error) {
 		return Decision{}, &RouteError{Model: model, Msg: fmt.Sprintf("model %q: no provider named %q is configured", model, model[:i])}
 	}
 
-	// 2. local or remote names a side.
+	s := live.Strategy
 	var side Side
 	var reason string
-	switch model {
-	case string(Local), string(Remote):
+	switch {
+	// 2. local or remote names a side.
+	case model == string(Local) || model == string(Remote):
 		side, reason = Side(model), "side requested"
+	// 3. Anything else: override, rules, strategy, default.
+	case live.Override == Local || live.Override == Remote:
+		side, reason = live.Override, "override"
 	default:
-		// 3. Anything else follows the strategy. This is the seam for the
-		// override, the rules and the remote strategy.
+		if d, ok := e.byRule(r, live); ok {
+			return d, nil
+		}
 		side, reason = e.t.Default, "default side"
+		if s != nil {
+			side, reason = s.Strategy, "strategy"
+		}
 	}
 
 	// A model several providers list goes to the one on the chosen side.
@@ -125,16 +211,108 @@ func (e *Engine) Decide(r Request) (Decision, error) {
 		}
 		return Decision{Side: ps[0].side(), Provider: ps[0].Name, Model: model, Reason: "model listed by " + ps[0].Name}, nil
 	}
+	return e.onSide(side, model, reason, live)
+}
 
-	target := e.t.RemoteModel
-	if side == Local {
-		target = e.t.LocalModel
+// byRule applies the first matching rule, the config's before the strategy's.
+func (e *Engine) byRule(r *Request, live Live) (Decision, bool) {
+	srules := e.strategyRules(live.Strategy)
+	if e.rules == nil && srules == nil {
+		return Decision{}, false
 	}
-	if target == "" && model != "" && model != "auto" && model != string(Local) && model != string(Remote) {
+	env := e.env(r, live)
+	for _, rs := range [2]*Rules{e.rules, srules} {
+		use, i, ok := rs.Match(&env)
+		if !ok {
+			continue
+		}
+		reason := "rule " + strconv.Itoa(i+1) + " (" + rs.origin + ")"
+		if use == string(Local) || use == string(Remote) {
+			d, err := e.onSide(Side(use), r.Model, reason, live)
+			return d, err == nil
+		}
+		name, m, _ := strings.Cut(use, "/")
+		if p, known := e.byName[name]; known {
+			return Decision{Side: p.side(), Provider: p.Name, Model: m, Reason: reason}, true
+		}
+	}
+	return Decision{}, false
+}
+
+func (e *Engine) env(r *Request, live Live) Env {
+	now := time.Now()
+	env := Env{
+		Model: r.Model, Stream: r.Stream, Messages: r.Messages, PromptChars: r.PromptChars,
+		EstTokens: r.EstTokens, HasImages: r.HasImages, HasTools: r.HasTools,
+		Hour: now.Hour(), Weekday: int(now.Weekday()), Header: r.Header,
+		Strategy: string(e.t.Default), LocalModel: e.t.LocalModel, RemoteModel: e.t.RemoteModel,
+		LocalUp: !live.LocalDown,
+	}
+	if s := live.Strategy; s != nil {
+		env.Strategy = string(s.Strategy)
+		if s.LocalModel != "" {
+			env.LocalModel = s.LocalModel
+		}
+		if s.RemoteModel != "" {
+			env.RemoteModel = s.RemoteModel
+		}
+	}
+	if d, err := e.resolve(Local, env.LocalModel, ""); err == nil {
+		env.LocalContext = e.byName[d.Provider].ContextWindow
+	}
+	return env
+}
+
+// onSide routes to side's model, or to the other side when side is local,
+// the local side is down and fallback is on.
+func (e *Engine) onSide(side Side, requested, reason string, live Live) (Decision, error) {
+	if side == Local && live.LocalDown && e.t.Fallback {
+		if d, err := e.onSideModel(Remote, requested, reason+", local down", live); err == nil {
+			return d, nil
+		}
+	}
+	return e.onSideModel(side, requested, reason, live)
+}
+
+func (e *Engine) onSideModel(side Side, requested, reason string, live Live) (Decision, error) {
+	target := e.sideModel(side, live.Strategy)
+	if target == "" && requested != "" && requested != "auto" && requested != string(Local) && requested != string(Remote) {
 		// No model configured for the side: keep the name the client asked for.
-		target = model
+		target = requested
 	}
 	return e.resolve(side, target, reason)
+}
+
+// sideModel is the strategy's model for side, else the config's.
+func (e *Engine) sideModel(side Side, s *Strategy) string {
+	if side == Local {
+		if s != nil && s.LocalModel != "" {
+			return s.LocalModel
+		}
+		return e.t.LocalModel
+	}
+	if s != nil && s.RemoteModel != "" {
+		return s.RemoteModel
+	}
+	return e.t.RemoteModel
+}
+
+// Fallback returns where d's request goes when d failed before anything
+// reached the client: the other side, once, and only for requests the
+// strategy routed.
+func (e *Engine) Fallback(r *Request, d Decision, live Live) (Decision, bool) {
+	if d.Explicit || !e.t.Fallback {
+		return Decision{}, false
+	}
+	other := Remote
+	if d.Side == Remote {
+		other = Local
+	}
+	alt, err := e.onSideModel(other, r.Model, "fallback from "+d.Provider+"/"+d.Model, live)
+	if err != nil || (alt.Provider == d.Provider && alt.Model == d.Model) {
+		return Decision{}, false
+	}
+	return alt, true
 }
 
 // resolve finds the provider that serves model on side.

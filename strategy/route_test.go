@@ -80,7 +80,7 @@ func TestDecide(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := e.Decide(Request{Model: tt.model})
+			got, err := e.Decide(&Request{Model: tt.model}, Live{})
 			if tt.wantErr {
 				var re *RouteError
 				if !errors.As(err, &re) {
@@ -115,7 +115,7 @@ func BenchmarkDecide(b *testing.B) {
 	}})
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := e.Decide(Request{Model: "auto"}); err != nil {
+		if _, err := e.Decide(&Request{Model: "auto"}, Live{}); err != nil {
 			b.Fatal(err)
 		}
 	}
