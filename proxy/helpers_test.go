@@ -216,3 +216,12 @@ func streamText(t testing.TB, body []byte) string {
 	}
 	return b.String()
 }
+
+// either answers as a stream or not, as the request asks.
+func either(w http.ResponseWriter, r *http.Request, body []byte) {
+	if strings.Contains(string(body), `"stream":true`) {
+		chunks("a", "b", "c")(w, r, body)
+		return
+	}
+	completion(w, r, body)
+}

@@ -5,7 +5,6 @@ package strategy
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -226,7 +225,7 @@ func (e *Engine) byRule(r *Request, live Live) (Decision, bool) {
 		if !ok {
 			continue
 		}
-		reason := "rule " + strconv.Itoa(i+1) + " (" + rs.origin + ")"
+		reason := rs.rules[i].reason
 		if use == string(Local) || use == string(Remote) {
 			d, err := e.onSide(Side(use), r.Model, reason, live)
 			return d, err == nil

@@ -68,8 +68,9 @@ type Rules struct {
 }
 
 type compiledRule struct {
-	prog *vm.Program
-	use  string
+	prog   *vm.Program
+	use    string
+	reason string // "rule 2 (strategy)", made once for the route header
 }
 
 // RuleError says which rule was rejected and why.
@@ -121,7 +122,7 @@ func CompileRules(whens, uses []string, origin string) (*Rules, error) {
 		if err := checkUse(uses[i]); err != nil {
 			return nil, &RuleError{Origin: origin, Index: i, Field: "use", Value: uses[i], Err: err}
 		}
-		rs.rules[i] = compiledRule{prog: prog, use: uses[i]}
+		rs.rules[i] = compiledRule{prog: prog, use: uses[i], reason: fmt.Sprintf("rule %d (%s)", i+1, origin)}
 	}
 	return rs, nil
 }
