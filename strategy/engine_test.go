@@ -52,7 +52,7 @@ func TestDecisionOrder(t *testing.T) {
 			req: Request{Model: "auto", EstTokens: 70000}, live: Live{Strategy: withRules(localStrategy, RuleSpec{When: "est_tokens > 60000", Use: "remote"})},
 			wantRoute: "remote:deepseek/deepseek-reasoner", wantReason: "rule 1 (strategy)"},
 		{name: "rule naming provider/model", rules: []RuleSpec{{When: `header("X-Route") == "think"`, Use: "deepseek/deepseek-reasoner"}},
-			req: Request{Model: "auto", Header: func(n string) string { return map[string]string{"X-Route": "think"}[n] }},
+			req:       Request{Model: "auto", Header: func(n string) string { return map[string]string{"X-Route": "think"}[n] }},
 			wantRoute: "remote:deepseek/deepseek-reasoner", wantReason: "rule 1 (config)"},
 		{name: "local_context keeps a long prompt off the local side", rules: []RuleSpec{{When: "est_tokens > local_context", Use: "remote"}},
 			req: Request{Model: "auto", EstTokens: 40000}, live: Live{Strategy: localStrategy},
