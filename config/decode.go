@@ -117,7 +117,18 @@ func syntaxError(data []byte, name string, err error) error {
 	if parserProblems[msg] {
 		line++
 	}
-	if lines := bytes.Split(data, []byte("\n")); line >= 1 && line <= len(lines) && bytes.Contains(lines[line-1], []byte("\t")) {
+	lines := bytes.Split(data, []byte("\n"))
+	if strings.Contains(msg, "tab character") {
+		// yaml.v3 names the line of the construct it was scanning; the tab
+		// that broke it is on that line or a later one.
+		for l := max(line, 1); l <= len(lines); l++ {
+			if bytes.Contains(lines[l-1], []byte("\t")) {
+				line = l
+				break
+			}
+		}
+	}
+	if line >= 1 && line <= len(lines) && bytes.Contains(lines[line-1], []byte("\t")) {
 		msg += " (YAML indents with spaces, not tabs)"
 	}
 	return &fieldError{file: name, line: line, msg: msg}

@@ -25,6 +25,11 @@ var errorCases = []struct {
 		want: []string{"config bad.yaml:2: found character that cannot start any token (YAML indents with spaces, not tabs)"},
 	},
 	{
+		name: "tab after a good line",
+		yaml: "server:\n  port: 8080\n\thost: x\n",
+		want: []string{"config bad.yaml:3: found a tab character that violates indentation (YAML indents with spaces, not tabs)"},
+	},
+	{
 		// yaml.v3 points at the line where the unclosed "{" is.
 		name: "unclosed flow mapping",
 		yaml: "mock: {}\nproviders: {openai: {api_key: x}\nrouting: {}\n",
