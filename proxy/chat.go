@@ -63,6 +63,8 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			if why, ok := st.skippedFor(req.Model); ok {
 				aerr = newAPIError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model", why)
 			}
+			// Even a request that found no route says so in the header.
+			w.Header().Set("X-LocalRouter-Route", "none ("+aerr.Error()+")")
 			rec.fail(aerr.status, aerr)
 			writeError(w, aerr)
 			return
@@ -88,6 +90,9 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 // error only when nothing has been written, so the caller may still fall
 // back or send a real error status.
 func (s *Server) forward(w http.ResponseWriter, r *http.Request, st *state, d strategy.Decision, req *providers.ChatCompletionRequest, rec *requestLog) error {
+	if on, _ := st.mockMode(s); on && d.Provider != "mock" {
+		d.Reason += ", mock"
+	}
 	route := d.String()
 	rec.route = route
 	w.Header().Set("X-LocalRouter-Route", route)

@@ -422,4 +422,7 @@ routing: {remote_model: deepseek-chat}
 	if resp.StatusCode != 404 || !strings.Contains(e.Error.Message, "configured but skipped") {
 		t.Errorf("status %d message %q, want 404 saying the provider is skipped", resp.StatusCode, e.Error.Message)
 	}
+	if r := resp.Header.Get("X-LocalRouter-Route"); !strings.HasPrefix(r, "none (") || !strings.Contains(r, "skipped") {
+		t.Errorf("X-LocalRouter-Route = %q, want none with the reason", r)
+	}
 }

@@ -118,6 +118,9 @@ func TestMockModeNamesTheRoute(t *testing.T) {
 	if !strings.Contains(string(b), "standing in for remote:deepseek/deepseek-chat") {
 		t.Errorf("mock answer does not name the route: %s", b)
 	}
+	if r := resp.Header.Get("X-LocalRouter-Route"); !strings.HasSuffix(r, ", mock)") {
+		t.Errorf("X-LocalRouter-Route = %q, want it to say mock", r)
+	}
 	if up.count() != 0 {
 		t.Error("mock mode called the upstream")
 	}

@@ -43,7 +43,7 @@ func (s *Server) live() strategy.Live {
 // SetOverride forces a side ("local", "remote") or follows the strategy ("auto").
 func (s *Server) SetOverride(o string) error {
 	switch o {
-	case OverrideAuto, "":
+	case OverrideAuto:
 		s.override.Store(nil)
 	case OverrideLocal, OverrideRemote:
 		s.override.Store(&o)
@@ -105,15 +105,37 @@ func (s *Server) saveState() {
 	if path == "" {
 		return
 	}
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
 	b, _ := json.Marshal(persisted{Override: s.Override(), Mock: s.mock.Load()})
+	if err := writeFileAtomic(path, b); err != nil {
+		s.log.Warn("cannot save override and mock mode", "path", path, "err", err)
+	}
+}
+
+// writeFileAtomic replaces path with b so that a crash leaves the old file
+// or the new one, never half of each.
+func writeFileAtomic(path string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		s.log.Warn("cannot save state", "path", path, "err", err)
-		return
+		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err == nil {
-		err = os.Rename(tmp, path)
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
 	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // Subscribe returns a channel that is signalled (never blocking, coalesced)

@@ -64,6 +64,8 @@ type Server struct {
 	pollMu   sync.Mutex // guards pollStop, serialising poller restarts
 	pollStop context.CancelFunc
 
+	saveMu sync.Mutex // serialises writes of the state file
+
 	subMu sync.Mutex // guards subs
 	subs  map[chan struct{}]struct{}
 	ev    events

@@ -117,6 +117,9 @@ func TestRulesThatCannotRoute(t *testing.T) {
 		t.Error("a config rule that does not compile was accepted")
 	}
 	e, _ := NewEngine(engineTable())
+	if err := e.CheckStrategy(&Strategy{Strategy: Remote, RemoteModel: "deepseek-reasoner", LocalModel: "qwen3"}); err != nil {
+		t.Errorf("CheckStrategy rejected a servable strategy: %v", err)
+	}
 	for _, s := range []*Strategy{
 		{Strategy: Local, Rules: []RuleSpec{{When: "est_tokens >", Use: "remote"}}},
 		{Strategy: Local, Rules: []RuleSpec{{When: "true", Use: "nope/x"}}},
@@ -125,6 +128,15 @@ func TestRulesThatCannotRoute(t *testing.T) {
 		if err := e.CheckStrategy(s); err == nil {
 			t.Errorf("CheckStrategy accepted rules %+v", s.Rules)
 		}
+	}
+	two := engineTable()
+	two.Providers = append(two.Providers, Provider{Name: "openai", Kind: "openai"})
+	e2, _ := NewEngine(two)
+	if err := e2.CheckStrategy(&Strategy{Strategy: Remote, RemoteModel: "mystery-model"}); err == nil {
+		t.Error("CheckStrategy accepted a remote model no provider serves")
+	}
+	if err := e2.CheckStrategy(&Strategy{Strategy: Remote, RemoteModel: "gpt-5"}); err != nil {
+		t.Errorf("CheckStrategy rejected a model the openai provider serves by prefix: %v", err)
 	}
 }
 

@@ -129,8 +129,32 @@ func NewEngine(t Table) (*Engine, error) {
 // rules compile, and every provider/model it names is configured. The poller
 // calls it on every candidate, so a strategy that fails never takes effect.
 func (e *Engine) CheckStrategy(s *Strategy) error {
+	for _, side := range [2]Side{Local, Remote} {
+		model := s.LocalModel
+		if side == Remote {
+			model = s.RemoteModel
+		}
+		// A side with no provider here is simply unavailable on this machine
+		// (fallback covers it); a side that has providers must be able to
+		// serve the model, or every request would fail.
+		if model == "" || !e.hasSide(side) {
+			continue
+		}
+		if _, err := e.resolve(side, model, ""); err != nil {
+			return fmt.Errorf("%s_model %q: %w", side, model, err)
+		}
+	}
 	_, err := e.compile(s.Rules, "strategy")
 	return err
+}
+
+func (e *Engine) hasSide(side Side) bool {
+	for i := range e.t.Providers {
+		if e.t.Providers[i].side() == side {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) compile(specs []RuleSpec, origin string) (*Rules, error) {
