@@ -412,10 +412,10 @@ func TestSkippedProviderIsNamed(t *testing.T) {
 	_, gw := gateway(t, `
 providers:
   deepseek: {api_key: sk-test, base_url: UPSTREAM, local: false}
-  anthropic: {api_key: sk-ant-test}
+  openai: {api_key: ""}
 routing: {remote_model: deepseek-chat}
 `, "http://127.0.0.1:9/v1")
-	resp := post(t, gw.URL, `{"model":"anthropic/claude-sonnet-4-5","messages":[{"role":"user","content":"hi"}]}`)
+	resp := post(t, gw.URL, `{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}]}`)
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	e := decodeError(t, body)

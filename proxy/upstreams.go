@@ -7,6 +7,8 @@ import (
 
 	"github.com/localrouter/localrouter/config"
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/anthropic"
+	"github.com/localrouter/localrouter/providers/google"
 	"github.com/localrouter/localrouter/providers/mock"
 	"github.com/localrouter/localrouter/providers/openai"
 	"github.com/localrouter/localrouter/strategy"
@@ -40,6 +42,32 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 		switch kind {
 		case "mock":
 			u.byName[pc.Name] = mock.New(cfg.Mock.TokenDelay)
+		case "anthropic", "google":
+			if pc.APIKey == "" {
+				u.skipped[pc.Name] = "no api_key"
+				continue
+			}
+			var c providers.Provider
+			var err error
+			// Both default an empty base_url to the vendor's API root and
+			// tolerate a trailing version path.
+			if kind == "anthropic" {
+				c, err = anthropic.New(anthropic.Options{
+					Name: pc.Name, BaseURL: pc.BaseURL, APIKey: string(pc.APIKey), Headers: headerValues(pc),
+					Timeout: pc.Timeout, IdleTimeout: pc.IdleTimeout, DefaultMaxTokens: pc.DefaultMaxTokens,
+					UserAgent: userAgent,
+				})
+			} else {
+				c, err = google.New(google.Options{
+					Name: pc.Name, BaseURL: pc.BaseURL, APIKey: string(pc.APIKey), Headers: headerValues(pc),
+					Timeout: pc.Timeout, IdleTimeout: pc.IdleTimeout, UserAgent: userAgent,
+				})
+			}
+			if err != nil {
+				errs = append(errs, err.Error())
+				continue
+			}
+			u.byName[pc.Name] = c
 		case "openai":
 			if pc.BaseURL == "" {
 				def, ok := openai.DefaultBaseURL(pc.Name)
@@ -55,12 +83,8 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 				u.skipped[pc.Name] = "no api_key"
 				continue
 			}
-			headers := make(map[string]string, len(pc.Headers))
-			for k, v := range pc.Headers {
-				headers[k] = string(v)
-			}
 			c, err := openai.New(openai.Options{
-				Name: pc.Name, BaseURL: pc.BaseURL, APIKey: string(pc.APIKey), Headers: headers,
+				Name: pc.Name, BaseURL: pc.BaseURL, APIKey: string(pc.APIKey), Headers: headerValues(pc),
 				Timeout: pc.Timeout, IdleTimeout: pc.IdleTimeout, UserAgent: userAgent,
 			})
 			if err != nil {
@@ -100,4 +124,13 @@ func (st *state) skippedFor(model string) (string, bool) {
 		return "", false
 	}
 	return fmt.Sprintf("model %q: provider %s is configured but skipped: %s", model, name, why), true
+}
+
+// headerValues returns a provider's extra headers as plain strings.
+func headerValues(pc config.Provider) map[string]string {
+	h := make(map[string]string, len(pc.Headers))
+	for k, v := range pc.Headers {
+		h[k] = string(v)
+	}
+	return h
 }
