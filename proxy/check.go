@@ -32,7 +32,7 @@ func (s *Server) Check(w io.Writer) error {
 		ps := s.Status().Strategy
 		if err != nil {
 			fmt.Fprintf(w, "remote strategy: %s\n  fetch failed: %v\n", st.cfg.RemoteStrategy.URL, err)
-			problems = append(problems, "strategy: "+err.Error())
+			problems = append(problems, err.Error())
 			if ps.Source == strategy.SourceCache {
 				fmt.Fprintf(w, "  routing by the cached strategy: %s (local %q, remote %q)\n", ps.Strategy, ps.LocalModel, ps.RemoteModel)
 			}
@@ -76,7 +76,7 @@ func (s *Server) Check(w io.Writer) error {
 			fmt.Fprintf(tw, "%d (strategy)\t%s\t%s\n", i+1, r.When, r.Use)
 		}
 	}
-	fmt.Fprintln(tw, "\nMODEL\tROUTE (a request with no rule matching)")
+	fmt.Fprintln(tw, "\nMODEL\tROUTE (for a request with no facts: rules on images, size or headers may differ)")
 	live := s.live()
 	var routeProblems []string
 	for _, name := range []string{"auto", "local", "remote"} {

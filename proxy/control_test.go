@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/localrouter/localrouter/config"
 )
 
 func put(t *testing.T, url, body string, hdr ...string) (*http.Response, string) {
@@ -143,5 +146,20 @@ func TestFallbackToTheOtherSide(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 503 {
 		t.Errorf("explicit local request: status %d, want the upstream's 503", resp.StatusCode)
+	}
+}
+
+func TestReloadRejectsARefusedStrategyURL(t *testing.T) {
+	s, _ := gateway(t, oneProvider, "http://127.0.0.1:9/v1")
+	bad, err := config.Parse([]byte(strings.ReplaceAll(oneProvider, "UPSTREAM", "http://127.0.0.1:9/v1")+`
+remote_strategy: {url: "http://strategy.example.com/s.json"}
+`), "reload.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.reload(context.Background(), bad, nil)
+	st := s.Status()
+	if !strings.Contains(st.ReloadError, "remote_strategy") || s.state.Load().cfg == bad {
+		t.Errorf("reload with a plain-http public strategy URL: config_error %q, applied %v", st.ReloadError, s.state.Load().cfg == bad)
 	}
 }

@@ -65,6 +65,7 @@ type StrategyStatus struct {
 	FetchedAt   *time.Time `json:"fetched_at,omitempty"`
 	Error       string     `json:"error,omitempty"`
 	Rules       int        `json:"rules"`
+	Stale       bool       `json:"stale,omitempty"` // the last fetch failed; routing uses the last good strategy
 }
 
 // ProviderStatus describes one configured provider.
@@ -89,7 +90,7 @@ func (s *Server) Status() Status {
 	}
 	if p := s.poller.Load(); p != nil {
 		ps := p.Status()
-		out.Strategy.Source, out.Strategy.URL, out.Strategy.Error = ps.Source, ps.URL, ps.Error
+		out.Strategy.Source, out.Strategy.URL, out.Strategy.Error, out.Strategy.Stale = ps.Source, ps.URL, ps.Error, ps.Stale
 		if !ps.FetchedAt.IsZero() {
 			out.Strategy.FetchedAt = &ps.FetchedAt
 		}
@@ -117,6 +118,9 @@ func (s *Server) Status() Status {
 		if why, ok := st.up.skipped[pc.Name]; ok {
 			out.Providers = append(out.Providers, ProviderStatus{Name: pc.Name, Type: pc.Kind(), Local: pc.IsLocal(), Skipped: why})
 		}
+	}
+	if b := s.bound.Load(); b != nil {
+		out.Listen = "http://" + *b + "/v1"
 	}
 	s.ev.mu.Lock()
 	out.LastFallback, out.ReloadError = s.ev.lastFallback, s.ev.reloadError

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -189,18 +190,14 @@ func (s *Server) recordFallback(from, to strategy.Decision, err error) {
 	s.notify()
 }
 
-// startPoller (re)starts the strategy poller for cfg under ctx. It is called
-// at start-up and after a reload that changed remote_strategy.
-func (s *Server) startPoller(ctx context.Context, cfg *config.Config) {
+// startPoller runs p (nil: none) under ctx in place of the running poller.
+// It is called at start-up and after a reload that changed remote_strategy.
+func (s *Server) startPoller(ctx context.Context, p *strategy.Poller) {
 	s.pollMu.Lock()
 	defer s.pollMu.Unlock()
 	if s.pollStop != nil {
 		s.pollStop()
 		s.pollStop = nil
-	}
-	p, err := s.newPoller(cfg)
-	if err != nil {
-		s.log.Error("remote strategy disabled", "err", err)
 	}
 	s.poller.Store(p)
 	s.notify()
@@ -309,30 +306,39 @@ func (s *Server) setLocalDown(down bool) {
 // reload applies a changed config file, or keeps the running one when the
 // new file is broken (DESIGN §3).
 func (s *Server) reload(ctx context.Context, cfg *config.Config, err error) {
+	var st *state
 	if err == nil {
-		var st *state
-		if st, err = s.newState(cfg); err == nil {
-			old := s.state.Swap(st)
-			st.up.logSkipped(s.log)
-			s.ev.mu.Lock()
-			s.ev.reloadError, s.ev.reloadedAt = "", time.Now()
-			s.ev.mu.Unlock()
-			s.log.Info("config reloaded", "path", cfg.Path)
-			if old.cfg.Addr() != cfg.Addr() {
-				s.log.Warn("server.host/port changed: restart LocalRouter to listen on the new address", "listening", old.cfg.Addr(), "configured", cfg.Addr())
-			}
-			if !sameStrategySource(old.cfg.RemoteStrategy, cfg.RemoteStrategy) {
-				s.startPoller(ctx, cfg)
-			}
-			go s.probeOnce(ctx)
-			s.notify()
-			return
+		st, err = s.newState(cfg)
+	}
+	var p *strategy.Poller
+	newSource := err == nil && !sameStrategySource(s.state.Load().cfg.RemoteStrategy, cfg.RemoteStrategy)
+	if newSource {
+		// A strategy URL the poller refuses makes the whole file wrong, as at start-up.
+		if p, err = s.newPoller(cfg); err != nil {
+			err = fmt.Errorf("config %s: remote_strategy: %w", cfg.Path, err)
 		}
 	}
+	if err != nil {
+		s.ev.mu.Lock()
+		s.ev.reloadError = err.Error()
+		s.ev.mu.Unlock()
+		s.log.Error("config reload rejected: keeping the running config", "err", err)
+		s.notify()
+		return
+	}
+	s.state.Store(st)
+	st.up.logSkipped(s.log)
 	s.ev.mu.Lock()
-	s.ev.reloadError = err.Error()
+	s.ev.reloadError, s.ev.reloadedAt = "", time.Now()
 	s.ev.mu.Unlock()
-	s.log.Error("config reload rejected: keeping the running config", "err", err)
+	s.log.Info("config reloaded", "path", cfg.Path)
+	if l := s.listenedAs.Load(); l != nil && *l != cfg.Addr() {
+		s.log.Warn("server.host/port changed: restart LocalRouter to listen on the new address", "listening", *l, "configured", cfg.Addr())
+	}
+	if newSource {
+		s.startPoller(ctx, p)
+	}
+	go s.probeOnce(ctx)
 	s.notify()
 }
 

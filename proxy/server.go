@@ -60,6 +60,9 @@ type Server struct {
 	override  atomic.Pointer[string] // nil = auto
 	localDown atomic.Bool
 	poller    atomic.Pointer[strategy.Poller] // nil without remote_strategy.url
+	// listenedAs is the configured address Listen used, and bound the
+	// address it got: a reload may change the config but not the socket.
+	listenedAs, bound atomic.Pointer[string]
 
 	pollMu   sync.Mutex // guards pollStop, serialising poller restarts
 	pollStop context.CancelFunc
@@ -193,7 +196,13 @@ func (s *Server) Listen() (net.Listener, error) {
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return nil, fmt.Errorf("cannot listen on %s: the port is already in use (another gateway or LocalRouter?): stop it, or set server.port in %s", cfg.Addr(), cfg.Path)
 	}
-	return ln, err
+	if err != nil {
+		return nil, err
+	}
+	addr, bound := cfg.Addr(), ln.Addr().String()
+	s.listenedAs.Store(&addr)
+	s.bound.Store(&bound)
+	return ln, nil
 }
 
 // Run serves on ln and runs the strategy poller, the local health probe and
@@ -207,8 +216,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		s.wg.Wait()
 	}()
 	if p := s.poller.Load(); p != nil {
-		s.poller.Store(nil) // startPoller installs it again with its goroutines
-		s.startPoller(bctx, s.state.Load().cfg)
+		s.startPoller(bctx, p)
 	}
 	s.wg.Add(1)
 	go func() {
@@ -265,5 +273,5 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 
 func notFound(w http.ResponseWriter, r *http.Request) {
 	writeError(w, newAPIError(http.StatusNotFound, "invalid_request_error", "unknown_url", "",
-		"unknown URL "+r.URL.Path+": LocalRouter serves /v1/chat/completions, /v1/models and /health"))
+		"unknown URL "+r.URL.Path+": LocalRouter serves /v1/chat/completions, /v1/models, /health and /localrouter/{status,override,mock,refresh}"))
 }

@@ -103,6 +103,11 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("config %s: %s", cfg.Path, strings.Join(errs, "; "))
 	}
+	for _, pc := range cfg.Providers {
+		if _, ok := u.skipped[pc.Name]; ok {
+			u.table.Skipped = append(u.table.Skipped, pc.Name)
+		}
+	}
 	return u, nil
 }
 

@@ -243,3 +243,28 @@ func BenchmarkDecide10Rules(b *testing.B) {
 		}
 	}
 }
+
+func TestRulesPassOverTargetsThatCannotServe(t *testing.T) {
+	tb := engineTable(
+		RuleSpec{When: "true", Use: "openai/gpt-5"}, // configured, but skipped for want of a key
+		RuleSpec{When: "has_images", Use: "remote"},
+	)
+	tb.Skipped = []string{"openai"}
+	e, err := NewEngine(tb)
+	if err != nil {
+		t.Fatalf("a rule naming a skipped provider rejected the config: %v", err)
+	}
+	d, err := e.Decide(&Request{Model: "auto", HasImages: true}, Live{Strategy: &Strategy{Strategy: Local}})
+	if err != nil || d.Reason != "rule 2 (config)" || d.Side != Remote {
+		t.Errorf("got %s, %v; want rule 2 after passing over the skipped provider", d, err)
+	}
+	// A side rule whose side has no provider gives way to the strategy's rule.
+	only := Table{Default: Remote, Providers: []Provider{{Name: "cloud"}},
+		Rules: []RuleSpec{{When: "true", Use: "local"}}}
+	e2, _ := NewEngine(only)
+	d, err = e2.Decide(&Request{Model: "auto"}, Live{Strategy: &Strategy{Strategy: Remote, RemoteModel: "m",
+		Rules: []RuleSpec{{When: "true", Use: "remote"}}}})
+	if err != nil || d.Reason != "rule 1 (strategy)" {
+		t.Errorf("got %s, %v; want the strategy's rule after the unservable local rule", d, err)
+	}
+}

@@ -5,6 +5,7 @@ package strategy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,9 @@ type Table struct {
 	RemoteModel string
 	Fallback    bool       // try the other side when the chosen one fails early
 	Rules       []RuleSpec // the config's own rules, checked before the strategy's
+	// Skipped names configured providers that cannot be used now (no key):
+	// rules may name them, and are passed over while they are unusable.
+	Skipped []string
 }
 
 // Request holds the facts of a request that routing looks at.
@@ -167,7 +171,7 @@ func (e *Engine) compile(specs []RuleSpec, origin string) (*Rules, error) {
 		whens[i], uses[i] = r.When, r.Use
 		// A strategy may only pick among what the user configured.
 		if p, _, ok := strings.Cut(r.Use, "/"); ok {
-			if _, known := e.byName[p]; !known {
+			if _, known := e.byName[p]; !known && !slices.Contains(e.t.Skipped, p) {
 				return nil, &RuleError{Origin: origin, Index: i, Field: "use", Value: r.Use,
 					Err: fmt.Errorf("no provider named %q is configured", p)}
 			}
@@ -245,18 +249,25 @@ func (e *Engine) byRule(r *Request, live Live) (Decision, bool) {
 	}
 	env := e.env(r, live)
 	for _, rs := range [2]*Rules{e.rules, srules} {
-		use, i, ok := rs.Match(&env)
-		if !ok {
-			continue
-		}
-		reason := rs.rules[i].reason
-		if use == string(Local) || use == string(Remote) {
-			d, err := e.onSide(Side(use), r.Model, reason, live)
-			return d, err == nil
-		}
-		name, m, _ := strings.Cut(use, "/")
-		if p, known := e.byName[name]; known {
-			return Decision{Side: p.side(), Provider: p.Name, Model: m, Reason: reason}, true
+		// A rule whose target cannot serve now (its provider has no key, its
+		// side no provider) is passed over for the next one.
+		for from := 0; ; {
+			use, i, ok := rs.matchFrom(&env, from)
+			if !ok {
+				break
+			}
+			from = i + 1
+			reason := rs.rules[i].reason
+			if use == string(Local) || use == string(Remote) {
+				if d, err := e.onSide(Side(use), r.Model, reason, live); err == nil {
+					return d, true
+				}
+				continue
+			}
+			name, m, _ := strings.Cut(use, "/")
+			if p, known := e.byName[name]; known {
+				return Decision{Side: p.side(), Provider: p.Name, Model: m, Reason: reason}, true
+			}
 		}
 	}
 	return Decision{}, false

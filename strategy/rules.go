@@ -221,7 +221,13 @@ func noHeader(string) string { return "" }
 // index. A rule that fails at run time (say, a modulo by zero) counts as
 // false. ok is false, and index -1, when no rule holds.
 func (rs *Rules) Match(env *Env) (use string, index int, ok bool) {
-	if rs.Len() == 0 {
+	return rs.matchFrom(env, 0)
+}
+
+// matchFrom is Match starting at rule from, for a caller that could not use
+// an earlier match.
+func (rs *Rules) matchFrom(env *Env, from int) (use string, index int, ok bool) {
+	if rs.Len() <= from {
 		return "", -1, false
 	}
 	// The programs read Env's fields by reflection. From a pointer each read
@@ -234,7 +240,7 @@ func (rs *Rules) Match(env *Env) (use string, index int, ok bool) {
 	var boxed any = e
 	m := ruleVMs.Get().(*vm.VM)
 	defer ruleVMs.Put(m)
-	for i := range rs.rules {
+	for i := from; i < len(rs.rules); i++ {
 		out, err := m.Run(rs.rules[i].prog, boxed)
 		if err != nil {
 			slog.Debug("rule failed", "rule", i+1, "origin", rs.origin, "err", oneLine(err))
