@@ -163,3 +163,31 @@ remote_strategy: {url: "http://strategy.example.com/s.json"}
 		t.Errorf("reload with a plain-http public strategy URL: config_error %q, applied %v", st.ReloadError, s.state.Load().cfg == bad)
 	}
 }
+
+func TestProbe(t *testing.T) {
+	down := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) { w.WriteHeader(500) })
+	for _, tt := range []struct {
+		name, yaml string
+		wantUp     bool
+	}{
+		{"listing answers", `
+providers: {box: {base_url: UPSTREAM, local: true}}`, true},
+		{"listing fails", `
+providers: {box: {base_url: ` + down.URL + `, local: true}}`, false},
+		{"cannot be probed, trusted", `
+providers: {box: {type: mock, local: true}}`, true},
+		{"nothing local", `
+providers: {cloud: {api_key: k, base_url: UPSTREAM, local: false}}`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				io.WriteString(w, `{"object":"list","data":[{"id":"qwen3","object":"model"}]}`)
+			})
+			s, _ := gateway(t, tt.yaml, up.URL)
+			s.probeOnce(context.Background())
+			if got := s.Status().LocalUp; got != tt.wantUp {
+				t.Errorf("local_up = %v, want %v", got, tt.wantUp)
+			}
+		})
+	}
+}

@@ -266,13 +266,25 @@ func (s *Server) probe(ctx context.Context) {
 func (s *Server) probeOnce(ctx context.Context) {
 	st := s.state.Load()
 	var locals []providers.ModelLister
-	for _, p := range st.up.table.Providers {
-		if l, ok := st.up.byName[p.Name].(providers.ModelLister); ok && p.Local {
-			locals = append(locals, l)
-		}
-	}
 	up := false
+	for _, p := range st.up.table.Providers {
+		if !p.Local {
+			continue
+		}
+		l, ok := st.up.byName[p.Name].(providers.ModelLister)
+		if !ok {
+			// A local provider that cannot list models (a LAN proxy speaking
+			// Anthropic's or Gemini's protocol) cannot be probed: trust it,
+			// and let a refused request mark the side down.
+			up = true
+			continue
+		}
+		locals = append(locals, l)
+	}
 	for _, l := range locals {
+		if up {
+			break
+		}
 		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		_, err := l.Models(pctx)
 		cancel()
@@ -284,7 +296,7 @@ func (s *Server) probeOnce(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	if len(locals) == 0 {
+	if len(locals) == 0 && !up {
 		// Nothing local is configured: down, but nothing to warn about.
 		s.localDown.Store(true)
 		return

@@ -112,8 +112,8 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 }
 
 func (u *upstreams) logSkipped(log *slog.Logger) {
-	for name, why := range u.skipped {
-		log.Warn("provider skipped", "provider", name, "reason", why)
+	for _, name := range u.table.Skipped {
+		log.Warn("provider skipped", "provider", name, "reason", u.skipped[name])
 	}
 }
 

@@ -6,6 +6,7 @@ package anthropic
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -146,6 +147,15 @@ func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompleti
 	if err != nil {
 		return nil, c.transportError(ctx, providers.StageStream, err)
 	}
+	// An error body with a 200 (a misbehaving proxy in between) must not
+	// become an empty answer.
+	if bytes.HasPrefix(bytes.TrimSpace(body), []byte(`{"type":"error"`)) || isErrorBody(body) {
+		e := c.upstreamError(providers.StageStatus, 0, body, resp.Header)
+		if e.Status == 0 {
+			e.Status = http.StatusBadGateway
+		}
+		return nil, e
+	}
 	out, thinking, ids, err := fromMessagesResponse(body, c.now().Unix())
 	if err != nil {
 		return nil, &providers.Error{Provider: c.name, Stage: providers.StageStream, Status: http.StatusBadGateway,
@@ -275,3 +285,11 @@ func (c *Client) transportError(ctx context.Context, stage providers.Stage, err 
 }
 
 var _ providers.Provider = (*Client)(nil)
+
+// isErrorBody reports whether body is Anthropic's error object.
+func isErrorBody(body []byte) bool {
+	var v struct {
+		Type string `json:"type"`
+	}
+	return bytes.Contains(body, []byte(`"error"`)) && json.Unmarshal(body, &v) == nil && v.Type == "error"
+}

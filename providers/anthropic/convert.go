@@ -54,7 +54,12 @@ func toMessagesRequest(req *providers.ChatCompletionRequest, o convertOptions) (
 	if req.N != nil && *req.N > 1 {
 		return nil, &providers.RequestError{Param: "n", Msg: "anthropic: n > 1 is not supported"}
 	}
-	out := &messagesRequest{Model: req.Model, Stream: req.Stream, StopSequences: req.Stop}
+	out := &messagesRequest{Model: req.Model, Stream: req.Stream}
+	for _, st := range req.Stop {
+		if st != "" { // the API refuses empty stop sequences
+			out.StopSequences = append(out.StopSequences, st)
+		}
+	}
 	explicitMax := 0
 	switch {
 	case req.MaxCompletionTokens != nil && *req.MaxCompletionTokens > 0:
@@ -129,6 +134,13 @@ func toMessagesRequest(req *providers.ChatCompletionRequest, o convertOptions) (
 		if b := &last.Content[len(last.Content)-1]; b.Type == "text" && b.Text != nil {
 			s := strings.TrimRight(*b.Text, " \t\r\n")
 			b.Text = &s
+			// An empty text block is refused; a prefill of only whitespace is no prefill.
+			if s == "" {
+				last.Content = last.Content[:len(last.Content)-1]
+				if len(last.Content) == 0 {
+					out.Messages = out.Messages[:len(out.Messages)-1]
+				}
+			}
 		}
 	}
 	if len(system) > 0 {
@@ -380,8 +392,8 @@ func toolsFor(req *providers.ChatCompletionRequest, out *messagesRequest) error 
 			tc = &toolChoice{Type: "tool", Name: named.Function.Name}
 		}
 	}
-	if len(out.Tools) == 0 && (tc == nil || tc.Type == "none") {
-		return nil // a choice without tools means nothing to the API
+	if len(out.Tools) == 0 {
+		return nil // the API refuses a tool_choice without tools, and it means nothing
 	}
 	if bytes.Contains(req.Raw, []byte(`"parallel_tool_calls"`)) {
 		var p struct {
