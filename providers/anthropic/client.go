@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -56,7 +55,7 @@ type Client struct {
 	idleTimeout time.Duration
 	maxTokens   int
 	hc          *http.Client
-	secrets     []string
+	secrets     providers.Secrets
 	sigs        *signatureCache
 	now         func() time.Time
 }
@@ -114,22 +113,7 @@ func New(o Options) (*Client, error) {
 			c.secrets = append(c.secrets, v)
 		}
 	}
-	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
-	c.hc = &http.Client{
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          64,
-			MaxIdleConnsPerHost:   32,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   o.ConnectTimeout,
-			ResponseHeaderTimeout: o.Timeout,
-			ExpectContinueTimeout: time.Second,
-		},
-		// The key must never follow a redirect to another host.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	c.hc = providers.NewHTTPClient(o.ConnectTimeout, o.Timeout)
 	return c, nil
 }
 
@@ -181,7 +165,7 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 
 	// Between events only an idle timeout applies: a long answer may take
 	// minutes, but a silent upstream should not hold the client forever.
-	idle := time.AfterFunc(c.idleTimeout, func() { cancel(errIdle) })
+	idle := time.AfterFunc(c.idleTimeout, func() { cancel(providers.ErrIdle) })
 	defer idle.Stop()
 
 	st := &streamState{includeUsage: req.IncludeUsage(), created: c.now().Unix()}
@@ -223,8 +207,6 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 		}
 	}
 }
-
-var errIdle = errors.New("no stream event within the idle timeout")
 
 // do translates and sends the request, returning a 2xx response or an
 // error: a *providers.RequestError for a request that cannot be translated,
@@ -269,19 +251,7 @@ func (c *Client) do(ctx context.Context, req *providers.ChatCompletionRequest, s
 func encodeRequest(mr *messagesRequest) ([]byte, error) { return marshal(mr) }
 
 func (c *Client) transportError(ctx context.Context, stage providers.Stage, err error) *providers.Error {
-	e := &providers.Error{Provider: c.name, Stage: stage, Err: err}
-	if cause := context.Cause(ctx); cause == errIdle {
-		e.Timeout = true
-		e.Message = errIdle.Error()
-		e.Err = cause
-		return e
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		e.Timeout = true
-	}
-	e.Message = c.redact(err.Error())
-	return e
+	return providers.TransportError(ctx, c.name, stage, err, c.secrets)
 }
 
 var _ providers.Provider = (*Client)(nil)

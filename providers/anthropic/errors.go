@@ -3,7 +3,6 @@ package anthropic
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 
 	"github.com/localrouter/localrouter/providers"
 )
@@ -69,9 +68,4 @@ func parseError(body []byte) (typ, msg string) {
 	return typ, msg
 }
 
-func (c *Client) redact(s string) string {
-	for _, k := range c.secrets {
-		s = strings.ReplaceAll(s, k, "[redacted]")
-	}
-	return s
-}
+func (c *Client) redact(s string) string { return c.secrets.Redact(s) }

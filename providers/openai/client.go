@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -45,7 +44,7 @@ type Client struct {
 	header      http.Header
 	idleTimeout time.Duration
 	hc          *http.Client
-	secrets     []string
+	secrets     providers.Secrets
 }
 
 // maxResponse caps a non-streamed answer; far above any real completion.
@@ -90,22 +89,7 @@ func New(o Options) (*Client, error) {
 			c.secrets = append(c.secrets, v)
 		}
 	}
-	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
-	c.hc = &http.Client{
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   128,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   o.ConnectTimeout,
-			ResponseHeaderTimeout: o.Timeout,
-			ExpectContinueTimeout: time.Second,
-		},
-		// The key must never follow a redirect to another host.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	c.hc = providers.NewHTTPClient(o.ConnectTimeout, o.Timeout)
 	return c, nil
 }
 
@@ -163,7 +147,7 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 
 	// Between events only an idle timeout applies: a long answer may take
 	// minutes, but a silent upstream should not hold the client forever.
-	idle := time.AfterFunc(c.idleTimeout, func() { cancel(errIdle) })
+	idle := time.AfterFunc(c.idleTimeout, func() { cancel(providers.ErrIdle) })
 	defer idle.Stop()
 
 	rd := sse.NewReader(resp.Body)
@@ -242,8 +226,6 @@ func (c *Client) Models(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-var errIdle = errors.New("no stream event within the idle timeout")
-
 // do sends the request and returns a 2xx response or an *providers.Error.
 func (c *Client) do(ctx context.Context, req *providers.ChatCompletionRequest, accept string) (*http.Response, error) {
 	body, err := req.Body()
@@ -279,27 +261,10 @@ func (c *Client) statusError(status int, body []byte) *providers.Error {
 }
 
 func (c *Client) transportError(ctx context.Context, stage providers.Stage, err error) *providers.Error {
-	e := &providers.Error{Provider: c.name, Stage: stage, Err: err}
-	if cause := context.Cause(ctx); cause == errIdle {
-		e.Timeout = true
-		e.Message = errIdle.Error()
-		e.Err = cause
-		return e
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		e.Timeout = true
-	}
-	e.Message = c.redact(err.Error())
-	return e
+	return providers.TransportError(ctx, c.name, stage, err, c.secrets)
 }
 
-func (c *Client) redact(s string) string {
-	for _, k := range c.secrets {
-		s = strings.ReplaceAll(s, k, "[redacted]")
-	}
-	return s
-}
+func (c *Client) redact(s string) string { return c.secrets.Redact(s) }
 
 // isErrorValue reports whether a decoded "error" field holds an error
 // (some servers send "error": null on success).
