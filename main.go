@@ -52,7 +52,17 @@ func run(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "localrouter %s (commit %s, built %s)\n", version, commit, date)
 		return nil
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))
+	cacheDir := ""
+	if dir, err := os.UserCacheDir(); err == nil {
+		cacheDir = filepath.Join(dir, "localrouter")
+	}
+	logFile := io.Discard // a tray app has no terminal: it logs to a rotating file too
+	if !check && cacheDir != "" {
+		lf := newLogFile(cacheDir)
+		defer lf.Close()
+		logFile = lf
+	}
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, logFile), &slog.HandlerOptions{Level: logLevel()}))
 
 	path, err := config.ResolvePath(*configFlag)
 	if err != nil {
@@ -67,10 +77,6 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cacheDir := ""
-	if dir, err := os.UserCacheDir(); err == nil {
-		cacheDir = filepath.Join(dir, "localrouter")
-	}
 	srv, err := proxy.New(proxy.Options{Config: cfg, Version: version, Logger: log, Mock: *mockFlag, CacheDir: cacheDir, Watch: !check})
 	if err != nil {
 		return err
@@ -78,17 +84,25 @@ func run(args []string, stdout io.Writer) error {
 	if check {
 		return srv.Check(stdout)
 	}
-	if !*headless {
-		log.Info("no tray in this build yet: serving headless")
-	}
 	ln, err := srv.Listen()
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, quit := context.WithCancel(ctx)
+	defer quit()
 	log.Info("LocalRouter listening", "url", "http://"+ln.Addr().String()+"/v1", "config", path, "version", version)
-	return srv.Run(ctx, ln)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- srv.Run(ctx, ln) // drains running streams for at most 5 s
+		quit()
+	}()
+	if !*headless {
+		runTray(ctx, quit, srv, cfg, cacheDir, log) // on the main goroutine: macOS requires it
+	}
+	<-ctx.Done()
+	return <-errc
 }
 
 func logLevel() slog.Level {

@@ -38,20 +38,21 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 
 // Status is the /health document (DESIGN §6). It never holds a secret.
 type Status struct {
-	Status       string           `json:"status"`
-	Version      string           `json:"version"`
-	Side         string           `json:"side"`  // where "auto" goes now, before rules
-	Route        string           `json:"route"` // the model "auto" resolves to, as side:provider/model
-	Override     string           `json:"override"`
-	Mock         bool             `json:"mock"`
-	MockReason   string           `json:"mock_reason,omitempty"`
-	LocalUp      bool             `json:"local_up"`
-	Strategy     StrategyStatus   `json:"strategy"`
-	Providers    []ProviderStatus `json:"providers"`
-	LastFallback *Fallback        `json:"last_fallback,omitempty"`
-	ReloadError  string           `json:"config_error,omitempty"`
-	Listen       string           `json:"listen"`
-	ConfigPath   string           `json:"config_path"`
+	Status        string           `json:"status"`
+	Version       string           `json:"version"`
+	Side          string           `json:"side"`  // where "auto" goes now, before rules
+	Route         string           `json:"route"` // the model "auto" resolves to, as side:provider/model
+	Override      string           `json:"override"`
+	Mock          bool             `json:"mock"`
+	MockReason    string           `json:"mock_reason,omitempty"`
+	LocalUp       bool             `json:"local_up"`
+	Strategy      StrategyStatus   `json:"strategy"`
+	Providers     []ProviderStatus `json:"providers"`
+	LastFallback  *Fallback        `json:"last_fallback,omitempty"`
+	ReloadError   string           `json:"config_error,omitempty"`
+	Listen        string           `json:"listen"`
+	ConfigPath    string           `json:"config_path"`
+	Notifications bool             `json:"notifications"` // the config's switch for desktop notifications
 }
 
 // StrategyStatus says which strategy is in force and where it came from.
@@ -86,7 +87,7 @@ func (s *Server) Status() Status {
 		Status: "ok", Version: s.version, Override: s.Override(),
 		Mock: on, MockReason: why, LocalUp: !live.LocalDown,
 		Strategy: StrategyStatus{Source: strategy.SourceConfig, Strategy: string(t.Default), LocalModel: t.LocalModel, RemoteModel: t.RemoteModel},
-		Listen:   "http://" + st.cfg.Addr() + "/v1", ConfigPath: st.cfg.Path,
+		Listen:   "http://" + st.cfg.Addr() + "/v1", ConfigPath: st.cfg.Path, Notifications: st.cfg.Notifications,
 	}
 	if p := s.poller.Load(); p != nil {
 		ps := p.Status()

@@ -1,0 +1,100 @@
+// Package tray is LocalRouter's system tray: a fixed menu that shows the
+// live route and lets the user force a side, switch to mock mode, refresh the
+// strategy, open the config or the log, launch at login and quit; plus
+// desktop notifications when the route changes.
+//
+// The package depends on nothing of LocalRouter but assets: it declares the
+// small Core interface it needs, and main adapts the proxy to it.
+package tray
+
+import (
+	"strings"
+	"time"
+)
+
+// Core is what the tray needs from the running gateway.
+type Core interface {
+	// State returns a fresh snapshot.
+	State() State
+	// Changes is signalled (coalesced, never blocking) whenever State may
+	// have changed.
+	Changes() <-chan struct{}
+	// SetOverride sets "auto", "local" or "remote".
+	SetOverride(string) error
+	// SetMock turns mock mode on or off.
+	SetMock(bool)
+	// Refresh fetches the remote strategy now; it may block for the fetch.
+	Refresh()
+	// Quit stops the gateway (it drains running streams on its own).
+	Quit()
+}
+
+// Override values.
+const (
+	OverrideAuto   = "auto"
+	OverrideLocal  = "local"
+	OverrideRemote = "remote"
+)
+
+// State is a snapshot of what the tray shows.
+type State struct {
+	// Route is the live route as X-LocalRouter-Route spells it,
+	// "side:provider/model (reason)"; "" when nothing can be routed.
+	Route string
+	// Side is where requests go ("local" or "remote"), used when Route is "".
+	Side string
+	// Override is "auto", "local" or "remote".
+	Override string
+	// Mock reports whether answers come from the mock provider; MockReason says why.
+	Mock       bool
+	MockReason string
+	// LocalUp reports whether the local side answers its health probe.
+	LocalUp bool
+	// StrategySource is "remote", "cache" or "config".
+	StrategySource string
+	// StrategyError is the last strategy fetch error; "" when it succeeded.
+	StrategyError string
+	// StrategyFetchedAt is when the strategy was last fetched; zero if never.
+	StrategyFetchedAt time.Time
+	// Listen is the API address, e.g. "http://127.0.0.1:8080/v1".
+	Listen string
+	// ConfigPath is the config file in use.
+	ConfigPath string
+	// FallbackAt is when a request last fell back to the other side
+	// (zero: never); the routes it went from and to and the error describe it.
+	FallbackAt   time.Time
+	FallbackFrom string
+	FallbackTo   string
+	FallbackErr  string
+	// ReloadError is why the last config reload was rejected; "" if it was not.
+	ReloadError string
+	// Notifications reports whether desktop notifications are on (config
+	// "notifications"; it may change on reload).
+	Notifications bool
+}
+
+// route splits Route into its side and model.
+func (s State) route() (side, model string) {
+	side = s.Side
+	if s.Route == "" {
+		return side, ""
+	}
+	r, _, _ := strings.Cut(s.Route, " (")
+	sd, pm, ok := strings.Cut(r, ":")
+	if !ok {
+		return side, ""
+	}
+	if _, m, ok := strings.Cut(pm, "/"); ok {
+		return sd, m
+	}
+	return sd, pm
+}
+
+// strategyFailing reports whether the strategy source is failing.
+func (s State) strategyFailing() bool { return s.StrategyError != "" }
+
+// chosenSideDown reports whether requests are meant for a side that is down.
+func (s State) chosenSideDown() bool {
+	side, _ := s.route()
+	return (side == OverrideLocal || s.Side == OverrideLocal) && !s.LocalUp
+}
