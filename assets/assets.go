@@ -1,5 +1,5 @@
-// Package assets holds the files LocalRouter embeds in its binary: for now
-// the config template written for a new user; and the tray icons (icons.go).
+// Package assets holds the files LocalRouter embeds in its binary: the
+// config template written for a new user, and the tray icons (icons.go).
 package assets
 
 import _ "embed"
