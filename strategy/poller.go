@@ -387,11 +387,14 @@ func (p *Poller) fetch(ctx context.Context) error {
 	if recovered {
 		p.log.Info("strategy poll recovered", "url", p.url)
 	}
+	// The first good fetch after a start from the cache changes what the
+	// status shows even when the strategy is the same.
+	sourceChanged := p.status.Source != SourceRemote
 	p.status.Source = SourceRemote
 	p.status.FetchedAt = now
 	p.status.CheckedAt = now
 	p.status.Error = ""
-	if changed || recovered {
+	if changed || recovered || sourceChanged {
 		p.notifyLocked()
 	}
 	return nil

@@ -934,3 +934,31 @@ func (s *pollLogBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// The first good fetch after starting from the cache changes the source the
+// status shows, so subscribers (the tray) are told even when the strategy is
+// the same.
+func TestPollCacheToRemoteIsSignalled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "localrouter", "strategy.json")
+	srv, _ := newStrategyServer(t, serveDoc(pollRemoteJSON))
+	if err := newTestPoller(t, PollerOptions{URL: srv.URL, CachePath: path}).Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := newTestPoller(t, PollerOptions{URL: srv.URL, CachePath: path})
+	if src := p.Status().Source; src != SourceCache {
+		t.Fatalf("source before the first fetch = %q, want cache", src)
+	}
+	changes, unsub := p.Subscribe()
+	defer unsub()
+	if err := p.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changes:
+	default:
+		t.Error("subscribers not told that the source moved from cache to remote")
+	}
+	if src := p.Status().Source; src != SourceRemote {
+		t.Errorf("source = %q, want remote", src)
+	}
+}
