@@ -12,10 +12,15 @@ type Facts struct {
 	// tool results (role tool messages' content). Tool definitions and
 	// images are not counted.
 	PromptChars int
+	// ToolChars counts the tool definitions: each function's name and
+	// description (runes) and its parameter schema (bytes of JSON). Coding
+	// agents send tens of thousands of tokens of them, which a local model's
+	// context must hold too.
+	ToolChars int
 	// EstTokens is a rough prompt size in tokens, for rules that compare it
 	// with a context window:
 	//
-	//	EstTokens = ceil(PromptChars / 4) + 3*Messages + 3
+	//	EstTokens = ceil((PromptChars + ToolChars) / 4) + 3*Messages + 3
 	//
 	// four characters per token is the usual estimate for English text and
 	// code; 3 tokens per message and 3 for priming the reply are the framing
@@ -60,10 +65,18 @@ func (r *ChatCompletionRequest) Facts() Facts {
 			f.HasTools = true
 		}
 	}
+	for i := range r.Tools {
+		fn := &r.Tools[i].Function
+		f.ToolChars += runeCount(fn.Name) + runeCount(fn.Description) + len(fn.Parameters)
+	}
 	if f.Messages > 0 {
-		f.EstTokens = (f.PromptChars+charsPerToken-1)/charsPerToken + tokensPerMessage*f.Messages + tokensPerReply
+		f.EstTokens = estTokens(f)
 	}
 	return f
+}
+
+func estTokens(f Facts) int {
+	return (f.PromptChars+f.ToolChars+charsPerToken-1)/charsPerToken + tokensPerMessage*f.Messages + tokensPerReply
 }
 
 // runeCount returns the number of runes in s; for valid UTF-8 it equals

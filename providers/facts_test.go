@@ -58,7 +58,8 @@ func TestFacts(t *testing.T) {
 			name: "tool definitions only",
 			body: `{"model":"auto","messages":[{"role":"user","content":"hi"}],` +
 				`"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]}`,
-			want: Facts{Messages: 1, PromptChars: 2, EstTokens: 1 + 3 + 3, HasTools: true},
+			// ToolChars: the name "f" (1) and the 17-byte schema.
+			want: Facts{Messages: 1, PromptChars: 2, ToolChars: 18, EstTokens: (2+18+3)/4 + 3 + 3, HasTools: true},
 		},
 		{
 			name: "tool calls and tool results",

@@ -20,7 +20,7 @@ func ParseRequest(body []byte) (*ChatCompletionRequest, error) {
 	}
 	r := s.req
 	if r.facts.Messages > 0 {
-		r.facts.EstTokens = (r.facts.PromptChars+charsPerToken-1)/charsPerToken + tokensPerMessage*r.facts.Messages + tokensPerReply
+		r.facts.EstTokens = estTokens(r.facts)
 	}
 	r.scanned = true
 	if s.models == 1 {
@@ -138,7 +138,7 @@ func (s *scanner) request() error {
 		case "messages":
 			return s.messages()
 		case "tools":
-			n, err := s.arrayCount(func(int) error { return s.value() })
+			n, err := s.arrayCount(func(int) error { return s.toolDef() })
 			if n > 0 {
 				s.req.facts.HasTools = true
 			}
@@ -420,7 +420,10 @@ func (s *scanner) stringValue() (string, bool, error) {
 }
 
 // countedString scans a string and adds its characters to PromptChars.
-func (s *scanner) countedString() error {
+func (s *scanner) countedString() error { return s.countString(&s.req.facts.PromptChars) }
+
+// countString scans a string and adds its characters to *n.
+func (s *scanner) countString(n *int) error {
 	start := s.i
 	esc, err := s.str()
 	if err != nil {
@@ -428,14 +431,42 @@ func (s *scanner) countedString() error {
 	}
 	raw := s.b[start+1 : s.i-1]
 	if !esc {
-		s.req.facts.PromptChars += runeCount(raw)
+		*n += runeCount(raw)
 		return nil
 	}
 	// Escapes are rare in prompts but count as the one character each stands for.
 	var v string
 	json.Unmarshal(s.b[start:s.i], &v)
-	s.req.facts.PromptChars += utf8.RuneCountInString(v)
+	*n += utf8.RuneCountInString(v)
 	return nil
+}
+
+// toolDef scans one tools entry and adds the size of its function's name,
+// description and parameter schema to ToolChars.
+func (s *scanner) toolDef() error {
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		return s.value()
+	}
+	f := &s.req.facts
+	return s.object(func(key []byte) error {
+		if string(key) != "function" || s.i >= len(s.b) || s.b[s.i] != '{' {
+			return s.value()
+		}
+		return s.object(func(key []byte) error {
+			switch string(key) {
+			case "name", "description":
+				if s.i < len(s.b) && s.b[s.i] == '"' {
+					return s.countString(&f.ToolChars)
+				}
+			case "parameters":
+				start := s.i
+				err := s.value()
+				f.ToolChars += s.i - start
+				return err
+			}
+			return s.value()
+		})
+	})
 }
 
 // str scans a string starting at its opening quote and reports whether it
