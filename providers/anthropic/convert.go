@@ -140,6 +140,9 @@ func toMessagesRequest(req *providers.ChatCompletionRequest, o convertOptions) (
 				if len(last.Content) == 0 {
 					out.Messages = out.Messages[:len(out.Messages)-1]
 				}
+				if len(out.Messages) == 0 {
+					return nil, &providers.RequestError{Param: "messages", Msg: "anthropic: the request has no user or assistant messages with content"}
+				}
 			}
 		}
 	}
