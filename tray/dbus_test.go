@@ -264,12 +264,14 @@ func TestTrayOverDBus(t *testing.T) {
 	// Launch at login writes and removes the .desktop entry.
 	desktop := filepath.Join(xdg, "autostart", "localrouter.desktop")
 	c.ClickLabel(t, "Launch at login")
+	// The box is checked after go-autostart has written the file, which it
+	// does in several writes: read it only then.
+	c.WaitFor(t, waitLong, "Launch at login checked", checked("Launch at login", true))
 	b := waitFile(t, desktop, "the entry", func(b []byte, err error) bool { return err == nil && len(b) > 0 })
 	exe, _ := filepath.Abs(os.Args[0])
 	if wantExec := "Exec=" + strconv.Quote(exe) + " " + strconv.Quote("--config") + " " + strconv.Quote(app.cfg) + "\n"; !strings.Contains(string(b), wantExec) {
 		t.Errorf("%s:\n%s\nwant the line %q", desktop, b, wantExec)
 	}
-	c.WaitFor(t, waitLong, "Launch at login checked", checked("Launch at login", true))
 	c.ClickLabel(t, "Launch at login")
 	waitFile(t, desktop, "removal", func(b []byte, err error) bool { return os.IsNotExist(err) })
 	c.WaitFor(t, waitLong, "Launch at login unchecked", checked("Launch at login", false))
