@@ -4,6 +4,8 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 ARGS    ?=
+# pipefail in the test recipe needs bash.
+SHELL   := /bin/bash
 FUZZTIME ?= 8s
 
 # Fuzz targets for everything that parses untrusted bytes: requests, upstream
@@ -27,7 +29,10 @@ run: build
 # The short fuzz run goes first so that the suite's own summary closes the output.
 test:
 	$(MAKE) --no-print-directory fuzz
-	go test -race -count=1 -v ./...
+	@log=$$(mktemp); set -o pipefail; \
+	go test -race -count=1 -v ./... 2>&1 | tee $$log; status=$$?; \
+	echo "$$(grep -c -- '--- PASS' $$log) passed, $$(grep -c -- '--- FAIL' $$log) failed"; \
+	rm -f $$log; exit $$status
 
 # A short run of each fuzz target (make fuzz FUZZTIME=5m for a long one).
 # A failing input is saved under testdata/fuzz and replayed first by the
