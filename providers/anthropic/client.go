@@ -49,15 +49,11 @@ type Options struct {
 
 // Client is a Provider for the Anthropic Messages API.
 type Client struct {
-	name        string
-	url         string // base + /v1/messages
-	header      http.Header
-	idleTimeout time.Duration
-	maxTokens   int
-	hc          *http.Client
-	secrets     providers.Secrets
-	sigs        *signatureCache
-	now         func() time.Time
+	up        *providers.Upstream
+	url       string // base + /v1/messages
+	maxTokens int
+	sigs      *signatureCache
+	now       func() time.Time
 }
 
 // maxResponse caps a non-streamed answer; far above any real completion.
@@ -76,49 +72,24 @@ func New(o Options) (*Client, error) {
 	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
 		return nil, fmt.Errorf("anthropic: provider %s: base_url %q is not an http(s) URL", o.Name, o.BaseURL)
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 120 * time.Second
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 60 * time.Second
-	}
-	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = 10 * time.Second
-	}
 	if o.DefaultMaxTokens <= 0 {
 		o.DefaultMaxTokens = 8192
 	}
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set("Anthropic-Version", Version)
-	if o.UserAgent != "" {
-		h.Set("User-Agent", o.UserAgent)
-	}
-	for k, v := range o.Headers {
-		h.Set(k, v)
-	}
-	h.Set("X-Api-Key", o.APIKey)
-	c := &Client{
-		name:        o.Name,
-		url:         base + "/v1/messages",
-		header:      h,
-		idleTimeout: o.IdleTimeout,
-		maxTokens:   o.DefaultMaxTokens,
-		secrets:     []string{o.APIKey},
-		sigs:        signatures,
-		now:         time.Now,
-	}
-	for _, v := range o.Headers {
-		if v != "" {
-			c.secrets = append(c.secrets, v)
-		}
-	}
-	c.hc = providers.NewHTTPClient(o.ConnectTimeout, o.Timeout)
-	return c, nil
+	return &Client{
+		up: providers.NewUpstream(providers.UpstreamOptions{
+			Name: o.Name, UserAgent: o.UserAgent, Protocol: map[string]string{"Anthropic-Version": Version},
+			Headers: o.Headers, AuthHeader: "X-Api-Key", APIKey: o.APIKey,
+			Timeout: o.Timeout, IdleTimeout: o.IdleTimeout, ConnectTimeout: o.ConnectTimeout,
+		}),
+		url:       base + "/v1/messages",
+		maxTokens: o.DefaultMaxTokens,
+		sigs:      signatures,
+		now:       time.Now,
+	}, nil
 }
 
 // Name returns the provider's configured name.
-func (c *Client) Name() string { return c.name }
+func (c *Client) Name() string { return c.up.Name() }
 
 // ChatCompletion sends a non-streamed request and translates the answer.
 func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompletionRequest) (*providers.ChatCompletionResponse, error) {
@@ -129,7 +100,7 @@ func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompleti
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return nil, c.transportError(ctx, providers.StageStream, err)
+		return nil, c.up.TransportError(ctx, providers.StageStream, err)
 	}
 	// An error body with a 200 (a misbehaving proxy in between) must not
 	// become an empty answer.
@@ -142,7 +113,7 @@ func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompleti
 	}
 	out, thinking, ids, err := fromMessagesResponse(body, c.now().Unix())
 	if err != nil {
-		return nil, &providers.Error{Provider: c.name, Stage: providers.StageStream, Status: http.StatusBadGateway,
+		return nil, &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream, Status: http.StatusBadGateway,
 			Message: err.Error(), Err: err}
 	}
 	c.sigs.put(ids, thinking)
@@ -163,10 +134,8 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 		return c.upstreamError(providers.StageStatus, http.StatusBadGateway, body, resp.Header)
 	}
 
-	// Between events only an idle timeout applies: a long answer may take
-	// minutes, but a silent upstream should not hold the client forever.
-	idle := time.AfterFunc(c.idleTimeout, func() { cancel(providers.ErrIdle) })
-	defer idle.Stop()
+	relay := c.up.NewStream(ctx, cancel, out)
+	defer relay.Stop()
 
 	st := &streamState{includeUsage: req.IncludeUsage(), created: c.now().Unix()}
 	rd := sse.NewReader(resp.Body)
@@ -175,31 +144,23 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 		ev, err := rd.Next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return &providers.Error{Provider: c.name, Stage: providers.StageStream, Message: errEndedEarly.Error()}
+				return &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream, Message: errEndedEarly.Error()}
 			}
-			return c.transportError(ctx, providers.StageStream, err)
+			return c.up.TransportError(ctx, providers.StageStream, err)
 		}
-		idle.Reset(c.idleTimeout)
+		relay.Event()
 		chunks, err = st.event(ev.Name, ev.Data, chunks[:0])
 		if err != nil {
 			var ee *eventError
 			if errors.As(err, &ee) {
 				return c.upstreamError(providers.StageStream, 0, ee.body, nil)
 			}
-			return &providers.Error{Provider: c.name, Stage: providers.StageStream, Message: err.Error(), Err: err}
+			return &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream, Message: err.Error(), Err: err}
 		}
-		if len(chunks) > 0 {
-			// The idle timeout measures the upstream, not the reader of
-			// out: a slow client must not cancel the upstream and blame it.
-			idle.Stop()
-			for _, ch := range chunks {
-				select {
-				case out <- ch:
-				case <-ctx.Done():
-					return c.transportError(ctx, providers.StageStream, context.Cause(ctx))
-				}
+		for _, ch := range chunks {
+			if err := relay.Send(ch); err != nil {
+				return c.up.TransportError(ctx, providers.StageStream, err)
 			}
-			idle.Reset(c.idleTimeout)
 		}
 		if st.done {
 			c.sigs.put(st.toolIDs, st.thinking)
@@ -222,37 +183,18 @@ func (c *Client) do(ctx context.Context, req *providers.ChatCompletionRequest, s
 	mr.Stream = stream
 	body, err := encodeRequest(mr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: encode request: %w", c.name, err)
+		return nil, fmt.Errorf("%s: encode request: %w", c.up.Name(), err)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.name, err)
-	}
-	hreq.Header = c.header.Clone()
+	accept := "application/json"
 	if stream {
-		hreq.Header.Set("Accept", "text/event-stream")
-	} else {
-		hreq.Header.Set("Accept", "application/json")
+		accept = "text/event-stream"
 	}
-	resp, err := c.hc.Do(hreq)
-	if err != nil {
-		return nil, c.transportError(ctx, providers.StageConnect, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return nil, c.upstreamError(providers.StageStatus, resp.StatusCode, b, resp.Header)
-	}
-	return resp, nil
+	return c.up.Send(ctx, c.url, body, accept, func(status int, b []byte) *providers.Error {
+		return c.upstreamError(providers.StageStatus, status, b, nil)
+	})
 }
 
-// encodeRequest writes the body without HTML escaping, so that restored
-// thinking blocks and prompts keep their bytes.
 func encodeRequest(mr *messagesRequest) ([]byte, error) { return marshal(mr) }
-
-func (c *Client) transportError(ctx context.Context, stage providers.Stage, err error) *providers.Error {
-	return providers.TransportError(ctx, c.name, stage, err, c.secrets)
-}
 
 var _ providers.Provider = (*Client)(nil)
 

@@ -20,7 +20,13 @@ import (
 
 func testClient(t testing.TB, url string) *Client {
 	t.Helper()
-	c, err := New(Options{Name: "anthropic", BaseURL: url, APIKey: "sk-ant-test", IdleTimeout: 2 * time.Second})
+	return newTestClient(t, Options{Name: "anthropic", BaseURL: url, APIKey: "sk-ant-test", IdleTimeout: 2 * time.Second})
+}
+
+// newTestClient is New with a private signature cache and a fixed clock.
+func newTestClient(t testing.TB, o Options) *Client {
+	t.Helper()
+	c, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,8 +275,7 @@ func TestClientIncremental(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	c := testClient(t, f.URL)
-	c.idleTimeout = 300 * time.Millisecond
+	c := newTestClient(t, Options{Name: "anthropic", BaseURL: f.URL, APIKey: "sk-ant-test", IdleTimeout: 300 * time.Millisecond})
 	out := make(chan *providers.ChatCompletionStreamResponse, 8)
 	errc := make(chan error, 1)
 	go func() {

@@ -146,8 +146,9 @@ func TestResponseGolden(t *testing.T) {
 }
 
 func TestErrorGolden(t *testing.T) {
-	c := testClient(t, "http://127.0.0.1:1")
-	c.secrets = append(c.secrets, "sk-ant-secret-key")
+	// A secret header value must be redacted from error messages like the key.
+	c := newTestClient(t, Options{Name: "anthropic", BaseURL: "http://127.0.0.1:1", APIKey: "sk-ant-test",
+		Headers: map[string]string{"X-Secret": "sk-ant-secret-key"}})
 	for path, name := range goldenCases(t, "errors") {
 		t.Run(name, func(t *testing.T) {
 			input, _ := readGolden(t, path)

@@ -36,8 +36,8 @@ var errorKinds = map[string]errorKind{
 // the status documented for the type is used instead.
 func (c *Client) upstreamError(stage providers.Stage, status int, body []byte, header http.Header) *providers.Error {
 	typ, msg := parseError(body)
-	e := &providers.Error{Provider: c.name, Stage: stage, Status: status, Header: header, Code: typ,
-		Message: c.redact(msg)}
+	e := &providers.Error{Provider: c.up.Name(), Stage: stage, Status: status, Header: header, Code: typ,
+		Message: c.up.Redact(msg)}
 	k, known := errorKinds[typ]
 	if e.Status == 0 && known {
 		e.Status = k.status
@@ -67,5 +67,3 @@ func parseError(body []byte) (typ, msg string) {
 	msg, typ, _, _ = providers.ParseErrorBody(body)
 	return typ, msg
 }
-
-func (c *Client) redact(s string) string { return c.secrets.Redact(s) }

@@ -20,7 +20,7 @@ import (
 // state machine, and renders the OpenAI chunks, one JSON per line, then how
 // the stream ended and what the signature cache got.
 func translate(r io.Reader, includeUsage bool) string {
-	c := &Client{name: "anthropic"}
+	c := &Client{up: providers.NewUpstream(providers.UpstreamOptions{Name: "anthropic"})}
 	st := &streamState{includeUsage: includeUsage, created: 1700000000}
 	rd := sse.NewReader(r)
 	var b strings.Builder

@@ -44,14 +44,10 @@ type Options struct {
 
 // Client is a Provider for the Gemini API.
 type Client struct {
-	name        string
-	base        string // API root + /v1beta/models/
-	header      http.Header
-	idleTimeout time.Duration
-	hc          *http.Client
-	secrets     providers.Secrets
-	sigs        *sigCache
-	now         func() time.Time
+	up   *providers.Upstream
+	base string // API root + /v1beta/models/
+	sigs *sigCache
+	now  func() time.Time
 }
 
 // maxResponse caps a non-streamed answer; far above any real completion.
@@ -72,44 +68,19 @@ func New(o Options) (*Client, error) {
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("google: provider %s: base_url %q is not an http(s) URL", o.Name, o.BaseURL)
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 120 * time.Second
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 60 * time.Second
-	}
-	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = 10 * time.Second
-	}
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	if o.UserAgent != "" {
-		h.Set("User-Agent", o.UserAgent)
-	}
-	for k, v := range o.Headers {
-		h.Set(k, v)
-	}
-	h.Set("x-goog-api-key", o.APIKey)
-	c := &Client{
-		name:        o.Name,
-		base:        base + "/v1beta/models/",
-		header:      h,
-		idleTimeout: o.IdleTimeout,
-		secrets:     []string{o.APIKey},
-		sigs:        sharedSigs,
-		now:         time.Now,
-	}
-	for _, v := range o.Headers {
-		if v != "" {
-			c.secrets = append(c.secrets, v)
-		}
-	}
-	c.hc = providers.NewHTTPClient(o.ConnectTimeout, o.Timeout)
-	return c, nil
+	return &Client{
+		up: providers.NewUpstream(providers.UpstreamOptions{
+			Name: o.Name, UserAgent: o.UserAgent, Headers: o.Headers, AuthHeader: "X-Goog-Api-Key", APIKey: o.APIKey,
+			Timeout: o.Timeout, IdleTimeout: o.IdleTimeout, ConnectTimeout: o.ConnectTimeout,
+		}),
+		base: base + "/v1beta/models/",
+		sigs: sharedSigs,
+		now:  time.Now,
+	}, nil
 }
 
 // Name returns the provider's configured name.
-func (c *Client) Name() string { return c.name }
+func (c *Client) Name() string { return c.up.Name() }
 
 // ChatCompletion sends a generateContent request.
 func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompletionRequest) (*providers.ChatCompletionResponse, error) {
@@ -120,11 +91,11 @@ func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompleti
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return nil, c.transportError(ctx, providers.StageStream, err)
+		return nil, c.up.TransportError(ctx, providers.StageStream, err)
 	}
 	var g generateResponse
 	if err := json.Unmarshal(body, &g); err != nil {
-		return nil, &providers.Error{Provider: c.name, Stage: providers.StageStream, Status: http.StatusBadGateway,
+		return nil, &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream, Status: http.StatusBadGateway,
 			Message: "upstream answered with something that is not a GenerateContentResponse"}
 	}
 	if g.Error != nil {
@@ -149,10 +120,8 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 		return c.statusError(resp.StatusCode, body)
 	}
 
-	// Between events only an idle timeout applies: a long answer may take
-	// minutes, but a silent upstream should not hold the client forever.
-	idle := time.AfterFunc(c.idleTimeout, func() { cancel(providers.ErrIdle) })
-	defer idle.Stop()
+	relay := c.up.NewStream(ctx, cancel, out)
+	defer relay.Stop()
 
 	st := newStreamState(newID(), req.Model, c.now().Unix(), req.IncludeUsage(), c.sigs)
 	rd := sse.NewReader(resp.Body)
@@ -163,13 +132,13 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 			if errors.Is(err, io.EOF) {
 				chunks, err = st.end(chunks[:0])
 				if err != nil {
-					return &providers.Error{Provider: c.name, Stage: providers.StageStream, Message: err.Error()}
+					return &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream, Message: err.Error()}
 				}
-				return c.send(ctx, idle, out, chunks)
+				return c.send(ctx, relay, chunks)
 			}
-			return c.transportError(ctx, providers.StageStream, err)
+			return c.up.TransportError(ctx, providers.StageStream, err)
 		}
-		idle.Reset(c.idleTimeout)
+		relay.Event()
 		if len(bytes.TrimSpace(ev.Data)) == 0 {
 			continue
 		}
@@ -177,13 +146,13 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 		if err != nil {
 			var pe *providers.Error
 			if errors.As(err, &pe) {
-				pe.Provider = c.name
-				pe.Message = c.redact(pe.Message)
+				pe.Provider = c.up.Name()
+				pe.Message = c.up.Redact(pe.Message)
 				return pe
 			}
-			return &providers.Error{Provider: c.name, Stage: providers.StageStream, Message: err.Error(), Err: err}
+			return &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream, Message: err.Error(), Err: err}
 		}
-		if err := c.send(ctx, idle, out, chunks); err != nil {
+		if err := c.send(ctx, relay, chunks); err != nil {
 			return err
 		}
 	}
@@ -191,19 +160,12 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 
 // send delivers chunks. The idle timeout measures the upstream, not the
 // reader of out: a client reading slowly must not cancel the upstream.
-func (c *Client) send(ctx context.Context, idle *time.Timer, out chan<- *providers.ChatCompletionStreamResponse, chunks []*providers.ChatCompletionStreamResponse) error {
-	if len(chunks) == 0 {
-		return nil
-	}
-	idle.Stop()
+func (c *Client) send(ctx context.Context, relay *providers.Stream, chunks []*providers.ChatCompletionStreamResponse) error {
 	for _, ch := range chunks {
-		select {
-		case out <- ch:
-		case <-ctx.Done():
-			return c.transportError(ctx, providers.StageStream, context.Cause(ctx))
+		if err := relay.Send(ch); err != nil {
+			return c.up.TransportError(ctx, providers.StageStream, err)
 		}
 	}
-	idle.Reset(c.idleTimeout)
 	return nil
 }
 
@@ -220,34 +182,11 @@ func (c *Client) do(ctx context.Context, req *providers.ChatCompletionRequest, m
 	}
 	body, err := json.Marshal(g)
 	if err != nil {
-		return nil, fmt.Errorf("%s: encode request: %w", c.name, err)
+		return nil, fmt.Errorf("%s: encode request: %w", c.up.Name(), err)
 	}
 	model := strings.TrimPrefix(req.Model, "models/")
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+url.PathEscape(model)+method, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.name, err)
-	}
-	hreq.Header = c.header.Clone()
-	hreq.Header.Set("Accept", accept)
-	resp, err := c.hc.Do(hreq)
-	if err != nil {
-		return nil, c.transportError(ctx, providers.StageConnect, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		e := c.statusError(resp.StatusCode, b)
-		e.Header = resp.Header
-		return nil, e
-	}
-	return resp, nil
+	return c.up.Send(ctx, c.base+url.PathEscape(model)+method, body, accept, c.statusError)
 }
-
-func (c *Client) transportError(ctx context.Context, stage providers.Stage, err error) *providers.Error {
-	return providers.TransportError(ctx, c.name, stage, err, c.secrets)
-}
-
-func (c *Client) redact(s string) string { return c.secrets.Redact(s) }
 
 // newID returns a fresh Chat Completions id.
 func newID() string {

@@ -14,8 +14,8 @@ import (
 // https://ai.google.dev/gemini-api/docs/troubleshooting lists the statuses.
 func (c *Client) statusError(httpStatus int, body []byte) *providers.Error {
 	e := mapError(httpStatus, body)
-	e.Provider = c.name
-	e.Message = c.redact(e.Message)
+	e.Provider = c.up.Name()
+	e.Message = c.up.Redact(e.Message)
 	return e
 }
 

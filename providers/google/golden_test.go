@@ -189,7 +189,7 @@ func TestErrorGolden(t *testing.T) {
 		if _, err := fmt.Sscanf(head, "HTTP %d", &status); err != nil {
 			t.Fatalf("first line %q: want HTTP <status>", head)
 		}
-		c := &Client{name: "google", secrets: []string{"AIza-secret"}}
+		c := &Client{up: providers.NewUpstream(providers.UpstreamOptions{Name: "google", AuthHeader: "X-Goog-Api-Key", APIKey: "AIza-secret"})}
 		e := c.statusError(status, []byte(body))
 		return indent(openAIError(e))
 	})

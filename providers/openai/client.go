@@ -38,13 +38,9 @@ type Options struct {
 
 // Client is a Provider for one OpenAI-compatible upstream.
 type Client struct {
-	name        string
-	url         string // BaseURL + /chat/completions
-	modelsURL   string
-	header      http.Header
-	idleTimeout time.Duration
-	hc          *http.Client
-	secrets     providers.Secrets
+	up        *providers.Upstream
+	url       string // BaseURL + /chat/completions
+	modelsURL string
 }
 
 // maxResponse caps a non-streamed answer; far above any real completion.
@@ -56,45 +52,18 @@ func New(o Options) (*Client, error) {
 	if base == "" {
 		return nil, fmt.Errorf("openai: provider %s: no base_url", o.Name)
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = 120 * time.Second
-	}
-	if o.IdleTimeout <= 0 {
-		o.IdleTimeout = 60 * time.Second
-	}
-	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = 10 * time.Second
-	}
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	if o.UserAgent != "" {
-		h.Set("User-Agent", o.UserAgent)
-	}
-	for k, v := range o.Headers {
-		h.Set(k, v)
-	}
-	c := &Client{
-		name:        o.Name,
-		url:         base + "/chat/completions",
-		modelsURL:   base + "/models",
-		header:      h,
-		idleTimeout: o.IdleTimeout,
-	}
-	if o.APIKey != "" {
-		h.Set("Authorization", "Bearer "+o.APIKey)
-		c.secrets = append(c.secrets, o.APIKey)
-	}
-	for _, v := range o.Headers {
-		if v != "" {
-			c.secrets = append(c.secrets, v)
-		}
-	}
-	c.hc = providers.NewHTTPClient(o.ConnectTimeout, o.Timeout)
-	return c, nil
+	return &Client{
+		up: providers.NewUpstream(providers.UpstreamOptions{
+			Name: o.Name, UserAgent: o.UserAgent, Headers: o.Headers, AuthHeader: "Authorization", APIKey: o.APIKey,
+			Timeout: o.Timeout, IdleTimeout: o.IdleTimeout, ConnectTimeout: o.ConnectTimeout,
+		}),
+		url:       base + "/chat/completions",
+		modelsURL: base + "/models",
+	}, nil
 }
 
 // Name returns the provider's configured name.
-func (c *Client) Name() string { return c.name }
+func (c *Client) Name() string { return c.up.Name() }
 
 // ChatCompletion sends a non-streamed request.
 func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompletionRequest) (*providers.ChatCompletionResponse, error) {
@@ -105,13 +74,13 @@ func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompleti
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return nil, c.transportError(ctx, providers.StageStream, err)
+		return nil, c.up.TransportError(ctx, providers.StageStream, err)
 	}
 	// The body goes to the client as is, so it is not validated in full
 	// (that would double the gateway's JSON work); a body that is not even
 	// an object, such as a captive portal's HTML, is refused.
 	if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
-		return nil, &providers.Error{Provider: c.name, Stage: providers.StageStream, Status: http.StatusBadGateway,
+		return nil, &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream, Status: http.StatusBadGateway,
 			Message: "upstream answered with something that is not a JSON object"}
 	}
 	// Some vendors report failures with a 200 status (Minimax's base_resp).
@@ -145,22 +114,20 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 		return c.statusError(http.StatusBadGateway, body)
 	}
 
-	// Between events only an idle timeout applies: a long answer may take
-	// minutes, but a silent upstream should not hold the client forever.
-	idle := time.AfterFunc(c.idleTimeout, func() { cancel(providers.ErrIdle) })
-	defer idle.Stop()
+	st := c.up.NewStream(ctx, cancel, out)
+	defer st.Stop()
 
 	rd := sse.NewReader(resp.Body)
 	for {
 		ev, err := rd.Next()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
-				return &providers.Error{Provider: c.name, Stage: providers.StageStream,
+				return &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream,
 					Message: "upstream closed the stream before [DONE]"}
 			}
-			return c.transportError(ctx, providers.StageStream, err)
+			return c.up.TransportError(ctx, providers.StageStream, err)
 		}
-		idle.Reset(c.idleTimeout)
+		st.Event()
 		data := ev.Data
 		if len(data) == 0 {
 			continue
@@ -182,34 +149,23 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 		if bytes.Contains(data, []byte(`"usage"`)) {
 			chunk.Usage = providers.FindUsage(data)
 		}
-		// The idle timeout measures the upstream, not the reader of out: a
-		// client reading slowly must not cancel the upstream and blame it.
-		idle.Stop()
-		select {
-		case out <- chunk:
-		case <-ctx.Done():
-			return c.transportError(ctx, providers.StageStream, context.Cause(ctx))
+		if err := st.Send(chunk); err != nil {
+			return c.up.TransportError(ctx, providers.StageStream, err)
 		}
-		idle.Reset(c.idleTimeout)
 	}
 }
 
 // Models lists the upstream's models (GET /models); the gateway uses it as a
 // cheap health probe for local servers.
 func (c *Client) Models(ctx context.Context) ([]string, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, c.modelsURL, nil)
+	resp, err := c.up.Send(ctx, c.modelsURL, nil, "application/json", c.statusError)
 	if err != nil {
 		return nil, err
 	}
-	hreq.Header = c.header.Clone()
-	resp, err := c.hc.Do(hreq)
-	if err != nil {
-		return nil, c.transportError(ctx, providers.StageConnect, err)
-	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if resp.StatusCode/100 != 2 {
-		return nil, c.statusError(resp.StatusCode, body)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, c.up.TransportError(ctx, providers.StageStream, err)
 	}
 	var list struct {
 		Data []struct {
@@ -217,7 +173,7 @@ func (c *Client) Models(ctx context.Context) ([]string, error) {
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("%s: decode model list: %w", c.name, err)
+		return nil, fmt.Errorf("%s: decode model list: %w", c.up.Name(), err)
 	}
 	ids := make([]string, len(list.Data))
 	for i, m := range list.Data {
@@ -230,41 +186,18 @@ func (c *Client) Models(ctx context.Context) ([]string, error) {
 func (c *Client) do(ctx context.Context, req *providers.ChatCompletionRequest, accept string) (*http.Response, error) {
 	body, err := req.Body()
 	if err != nil {
-		return nil, fmt.Errorf("%s: encode request: %w", c.name, err)
+		return nil, fmt.Errorf("%s: encode request: %w", c.up.Name(), err)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.name, err)
-	}
-	hreq.Header = c.header.Clone()
-	hreq.Header.Set("Accept", accept)
-	resp, err := c.hc.Do(hreq)
-	if err != nil {
-		return nil, c.transportError(ctx, providers.StageConnect, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		e := c.statusError(resp.StatusCode, b)
-		e.Header = resp.Header
-		return nil, e
-	}
-	return resp, nil
+	return c.up.Send(ctx, c.url, body, accept, c.statusError)
 }
 
 func (c *Client) statusError(status int, body []byte) *providers.Error {
 	msg, typ, code, param := providers.ParseErrorBody(body)
 	return &providers.Error{
-		Provider: c.name, Stage: providers.StageStatus, Status: status,
-		Type: typ, Code: code, Param: param, Message: c.redact(msg),
+		Provider: c.up.Name(), Stage: providers.StageStatus, Status: status,
+		Type: typ, Code: code, Param: param, Message: c.up.Redact(msg),
 	}
 }
-
-func (c *Client) transportError(ctx context.Context, stage providers.Stage, err error) *providers.Error {
-	return providers.TransportError(ctx, c.name, stage, err, c.secrets)
-}
-
-func (c *Client) redact(s string) string { return c.secrets.Redact(s) }
 
 // isErrorValue reports whether a decoded "error" field holds an error
 // (some servers send "error": null on success).

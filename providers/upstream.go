@@ -1,0 +1,210 @@
+package providers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// UpstreamOptions configure an Upstream. Zero durations get the defaults
+// DESIGN §3 gives: 120s to response headers, 60s between stream events,
+// 10s to connect.
+type UpstreamOptions struct {
+	Name      string
+	UserAgent string
+	// Protocol headers are set first, so that configured Headers may
+	// override them (e.g. a newer anthropic-version).
+	Protocol map[string]string
+	Headers  map[string]string // from the config; values are secrets
+	// AuthHeader carries APIKey and is set last, so no configured header can
+	// replace the key. "Authorization" sends "Bearer <key>". No key, no header.
+	AuthHeader string
+	APIKey     string
+
+	Timeout, IdleTimeout, ConnectTimeout time.Duration
+}
+
+// Upstream is the connection every provider client has to its API: the
+// headers it sends, the secrets it must never show, and an HTTP client.
+// It is safe for concurrent use.
+type Upstream struct {
+	name        string
+	header      http.Header
+	secrets     secrets
+	idleTimeout time.Duration
+	hc          *http.Client
+}
+
+// NewUpstream returns an Upstream for o.
+func NewUpstream(o UpstreamOptions) *Upstream {
+	if o.Timeout <= 0 {
+		o.Timeout = 120 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 60 * time.Second
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	for k, v := range o.Protocol {
+		h.Set(k, v)
+	}
+	if o.UserAgent != "" {
+		h.Set("User-Agent", o.UserAgent)
+	}
+	u := &Upstream{name: o.Name, header: h, idleTimeout: o.IdleTimeout, hc: newHTTPClient(o.ConnectTimeout, o.Timeout)}
+	for k, v := range o.Headers {
+		h.Set(k, v)
+		if v != "" {
+			u.secrets = append(u.secrets, v)
+		}
+	}
+	if o.APIKey != "" {
+		v := o.APIKey
+		if o.AuthHeader == "Authorization" {
+			v = "Bearer " + v
+		}
+		h.Set(o.AuthHeader, v)
+		u.secrets = append(secrets{o.APIKey}, u.secrets...)
+	}
+	return u
+}
+
+// Name returns the provider's configured name.
+func (u *Upstream) Name() string { return u.name }
+
+// Redact returns s without any of the upstream's secrets.
+func (u *Upstream) Redact(s string) string { return u.secrets.redact(s) }
+
+// TransportError describes a call that failed at stage without an upstream
+// status: refused, timed out, idle, or cut.
+func (u *Upstream) TransportError(ctx context.Context, stage Stage, err error) *Error {
+	e := &Error{Provider: u.name, Stage: stage, Err: err}
+	if cause := context.Cause(ctx); cause == ErrIdle {
+		e.Timeout = true
+		e.Message = ErrIdle.Error()
+		e.Err = cause
+		return e
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		e.Timeout = true
+	}
+	e.Message = u.Redact(err.Error())
+	return e
+}
+
+// StatusFunc turns an upstream's error status and body (at most 64 KiB) into
+// the provider's *Error; the caller attaches the response headers.
+type StatusFunc func(status int, body []byte) *Error
+
+// Send makes the request (a POST when body is non-nil, else a GET) and
+// returns a 2xx response, or an *Error: a transport error, or statusError's
+// answer to any other status, carrying the upstream's headers (Retry-After).
+func (u *Upstream) Send(ctx context.Context, url string, body []byte, accept string, statusError StatusFunc) (*http.Response, error) {
+	method, rd := http.MethodGet, io.Reader(nil)
+	if body != nil {
+		method, rd = http.MethodPost, bytes.NewReader(body)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return nil, u.TransportError(ctx, StageConnect, err)
+	}
+	hreq.Header = u.header.Clone()
+	hreq.Header.Set("Accept", accept)
+	resp, err := u.hc.Do(hreq)
+	if err != nil {
+		return nil, u.TransportError(ctx, StageConnect, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		e := statusError(resp.StatusCode, b)
+		e.Header = resp.Header
+		return nil, e
+	}
+	return resp, nil
+}
+
+// Stream relays one upstream stream's chunks. Between events only an idle
+// timeout applies: a long answer may take minutes, but a silent upstream
+// must not hold the client forever. The timeout measures the upstream, not
+// the reader of out, so it is paused while a chunk waits for a slow client.
+type Stream struct {
+	ctx  context.Context
+	out  chan<- *ChatCompletionStreamResponse
+	idle *time.Timer
+	d    time.Duration
+}
+
+// NewStream returns a Stream sending on out. ctx must be the one the
+// upstream request runs under; cancel is its cancel function, called with
+// ErrIdle when the upstream falls silent. Stop the Stream when done.
+func (u *Upstream) NewStream(ctx context.Context, cancel context.CancelCauseFunc, out chan<- *ChatCompletionStreamResponse) *Stream {
+	return &Stream{ctx: ctx, out: out, d: u.idleTimeout,
+		idle: time.AfterFunc(u.idleTimeout, func() { cancel(ErrIdle) })}
+}
+
+// Event records that an upstream event arrived.
+func (s *Stream) Event() { s.idle.Reset(s.d) }
+
+// Send delivers c, or returns the context's cause once the client is gone.
+func (s *Stream) Send(c *ChatCompletionStreamResponse) error {
+	s.idle.Stop()
+	select {
+	case s.out <- c:
+	case <-s.ctx.Done():
+		return context.Cause(s.ctx)
+	}
+	s.idle.Reset(s.d)
+	return nil
+}
+
+// Stop releases the idle timer.
+func (s *Stream) Stop() { s.idle.Stop() }
+
+// newHTTPClient returns the HTTP client an Upstream talks to its API with. connect bounds dialing and TLS; header bounds the wait for response
+// headers. There is no total timeout, which would cut long streams: a
+// provider bounds the gaps between stream events itself (ErrIdle).
+// Redirects are not followed, so a key never travels to another host.
+func newHTTPClient(connect, header time.Duration) *http.Client {
+	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           dialer.DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   128,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   connect,
+			ResponseHeaderTimeout: header,
+			ExpectContinueTimeout: time.Second,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// ErrIdle is the cause a provider cancels a stream with when no event
+// arrived within its idle timeout.
+var ErrIdle = errors.New("no stream event within the idle timeout")
+
+// secrets are the values a provider must never show: its key and header values.
+type secrets []string
+
+// redact returns s with every secret replaced by "[redacted]".
+func (ss secrets) redact(s string) string {
+	for _, k := range ss {
+		if k != "" {
+			s = strings.ReplaceAll(s, k, "[redacted]")
+		}
+	}
+	return s
+}
