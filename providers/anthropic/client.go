@@ -104,7 +104,7 @@ func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompleti
 	}
 	// An error body with a 200 (a misbehaving proxy in between) must not
 	// become an empty answer.
-	if bytes.HasPrefix(bytes.TrimSpace(body), []byte(`{"type":"error"`)) || isErrorBody(body) {
+	if isErrorBody(body) {
 		e := c.upstreamError(providers.StageStatus, 0, body, resp.Header)
 		if e.Status == 0 {
 			e.Status = http.StatusBadGateway
