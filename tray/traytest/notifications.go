@@ -19,12 +19,11 @@ type Notification struct {
 
 // Notifications is a fake notification daemon.
 type Notifications struct {
-	conn        *dbus.Conn
-	mu          sync.Mutex // guards the fields below
-	got         []Notification
-	changed     chan struct{} // closed and replaced on every Notify
-	closeAfter  bool
-	closeSender string
+	conn       *dbus.Conn
+	mu         sync.Mutex // guards the fields below
+	got        []Notification
+	changed    chan struct{} // closed and replaced on every Notify
+	closeAfter bool
 }
 
 // StartNotifications owns org.freedesktop.Notifications on addr.
