@@ -41,9 +41,12 @@ type trayCore struct {
 
 func (c *trayCore) State() tray.State {
 	st := c.srv.Status()
-	s := tray.State{Route: st.Route, Side: st.Side, Override: st.Override, Mock: st.Mock, MockReason: st.MockReason,
+	s := tray.State{Side: st.Side, Override: st.Override, Mock: st.Mock, MockReason: st.MockReason,
 		LocalUp: st.LocalUp, StrategySource: st.Strategy.Source, StrategyError: st.Strategy.Error, Listen: st.Listen,
 		ConfigPath: st.ConfigPath, ReloadError: st.ReloadError, Notifications: st.Notifications}
+	if d := st.Decision; d != nil {
+		s.Route = tray.Route{Side: string(d.Side), Provider: d.Provider, Model: d.Model, Reason: d.Reason}
+	}
 	if t := st.Strategy.FetchedAt; t != nil {
 		s.StrategyFetchedAt = *t
 	}

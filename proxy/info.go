@@ -38,21 +38,24 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 
 // Status is the /health document (DESIGN §6). It never holds a secret.
 type Status struct {
-	Status        string           `json:"status"`
-	Version       string           `json:"version"`
-	Side          string           `json:"side"`  // where "auto" goes now, before rules
-	Route         string           `json:"route"` // the model "auto" resolves to, as side:provider/model
-	Override      string           `json:"override"`
-	Mock          bool             `json:"mock"`
-	MockReason    string           `json:"mock_reason,omitempty"`
-	LocalUp       bool             `json:"local_up"`
-	Strategy      StrategyStatus   `json:"strategy"`
-	Providers     []ProviderStatus `json:"providers"`
-	LastFallback  *Fallback        `json:"last_fallback,omitempty"`
-	ReloadError   string           `json:"config_error,omitempty"`
-	Listen        string           `json:"listen"`
-	ConfigPath    string           `json:"config_path"`
-	Notifications bool             `json:"notifications"` // the config's switch for desktop notifications
+	Status  string `json:"status"`
+	Version string `json:"version"`
+	Side    string `json:"side"`  // where "auto" goes now, before rules
+	Route   string `json:"route"` // the model "auto" resolves to, as side:provider/model
+	// Decision is Route as a structure, for in-process readers (the tray);
+	// nil when "auto" cannot be routed.
+	Decision      *strategy.Decision `json:"-"`
+	Override      string             `json:"override"`
+	Mock          bool               `json:"mock"`
+	MockReason    string             `json:"mock_reason,omitempty"`
+	LocalUp       bool               `json:"local_up"`
+	Strategy      StrategyStatus     `json:"strategy"`
+	Providers     []ProviderStatus   `json:"providers"`
+	LastFallback  *Fallback          `json:"last_fallback,omitempty"`
+	ReloadError   string             `json:"config_error,omitempty"`
+	Listen        string             `json:"listen"`
+	ConfigPath    string             `json:"config_path"`
+	Notifications bool               `json:"notifications"` // the config's switch for desktop notifications
 }
 
 // StrategyStatus says which strategy is in force and where it came from.
@@ -111,6 +114,7 @@ func (s *Server) Status() Status {
 	}
 	if d, err := st.router.Decide(&strategy.Request{Model: "auto"}, live); err == nil {
 		out.Route = d.String()
+		out.Decision = &d
 	}
 	for _, p := range t.Providers {
 		out.Providers = append(out.Providers, ProviderStatus{Name: p.Name, Type: p.Kind, Local: p.Local})

@@ -31,9 +31,9 @@ func (c *fakeCore) State() State {
 	if c.override != OverrideAuto {
 		side, reason = c.override, "override"
 	}
-	route := "remote:google/gemini-3-flash (" + reason + ")"
+	route := Route{Side: "remote", Provider: "google", Model: "gemini-3-flash", Reason: reason}
 	if side == "local" {
-		route = "local:ollama/qwen3 (" + reason + ")"
+		route = Route{Side: "local", Provider: "ollama", Model: "qwen3", Reason: reason}
 	}
 	return State{Route: route, Side: side, Override: c.override, Mock: c.mock, LocalUp: true,
 		StrategySource: "remote", StrategyFetchedAt: c.fetched, Listen: "http://127.0.0.1:8080/v1",

@@ -76,7 +76,7 @@ func summary(s State) string {
 	}
 	switch {
 	case s.Mock:
-		if s.Route == "" {
+		if s.Route.Side == "" {
 			mdl = cannedText
 			if s.MockReason != "" {
 				mdl = s.MockReason

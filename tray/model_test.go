@@ -12,7 +12,7 @@ var now = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 // base is a healthy state following a remote strategy that says remote.
 func base() State {
 	return State{
-		Route: "remote:google/gemini-3-flash (strategy)", Side: "remote", Override: OverrideAuto,
+		Route: Route{Side: "remote", Provider: "google", Model: "gemini-3-flash", Reason: "strategy"}, Side: "remote", Override: OverrideAuto,
 		LocalUp: true, StrategySource: "remote", StrategyFetchedAt: now.Add(-3 * time.Minute),
 		Listen: "http://127.0.0.1:8080/v1", ConfigPath: "/home/u/.config/localrouter/config.yaml", Notifications: true,
 	}
@@ -27,15 +27,23 @@ func TestMenuModelTitleAndIcon(t *testing.T) {
 		title, icon string
 	}{
 		{"remote", base(), "Remote · gemini-3-flash", "remote"},
-		{"local", with(func(s *State) { s.Route, s.Side = "local:ollama/qwen3 (strategy)", "local" }), "Local · qwen3", "local"},
-		{"forced local", with(func(s *State) { s.Route, s.Override = "local:ollama/qwen3 (override)", "local" }), "Local · qwen3", "local"},
+		{"local", with(func(s *State) {
+			s.Route, s.Side = Route{Side: "local", Provider: "ollama", Model: "qwen3", Reason: "strategy"}, "local"
+		}), "Local · qwen3", "local"},
+		{"forced local", with(func(s *State) {
+			s.Route, s.Override = Route{Side: "local", Provider: "ollama", Model: "qwen3", Reason: "override"}, "local"
+		}), "Local · qwen3", "local"},
 		{"mock", with(func(s *State) { s.Mock = true }), "Mock · gemini-3-flash", "mock"},
-		{"mock without route", with(func(s *State) { s.Mock, s.Route, s.MockReason = true, "", "no usable provider" }), "Mock · no usable provider", "mock"},
+		{"mock without route", with(func(s *State) { s.Mock, s.Route, s.MockReason = true, Route{}, "no usable provider" }), "Mock · no usable provider", "mock"},
 		{"strategy failing", with(func(s *State) { s.StrategyError = "GET: 503" }), "Remote · gemini-3-flash", "error"},
-		{"local side down", with(func(s *State) { s.Route, s.Side, s.LocalUp = "local:ollama/qwen3 (strategy)", "local", false }), "Local · qwen3", "error"},
+		{"local side down", with(func(s *State) {
+			s.Route, s.Side, s.LocalUp = Route{Side: "local", Provider: "ollama", Model: "qwen3", Reason: "strategy"}, "local", false
+		}), "Local · qwen3", "error"},
 		{"local down but remote chosen", with(func(s *State) { s.LocalUp = false }), "Remote · gemini-3-flash", "remote"},
-		{"no route", with(func(s *State) { s.Route = "" }), "Remote · no model", "remote"},
-		{"model with slash", with(func(s *State) { s.Route = "remote:openrouter/meta/llama-4 (strategy)" }), "Remote · meta/llama-4", "remote"},
+		{"no route", with(func(s *State) { s.Route = Route{} }), "Remote · no model", "remote"},
+		{"model with slash", with(func(s *State) {
+			s.Route = Route{Side: "remote", Provider: "openrouter", Model: "meta/llama-4", Reason: "strategy"}
+		}), "Remote · meta/llama-4", "remote"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := menuModel(tc.s, now, false)

@@ -8,7 +8,9 @@ import (
 )
 
 func TestNotes(t *testing.T) {
-	local := with(func(s *State) { s.Route, s.Side = "local:ollama/qwen3 (strategy)", "local" })
+	local := with(func(s *State) {
+		s.Route, s.Side = Route{Side: "local", Provider: "ollama", Model: "qwen3", Reason: "strategy"}, "local"
+	})
 	for _, tc := range []struct {
 		name      string
 		prev, cur State
@@ -17,7 +19,9 @@ func TestNotes(t *testing.T) {
 		{"nothing changed", base(), base(), nil},
 		{"poll with a new fetch time", base(), with(func(s *State) { s.StrategyFetchedAt = now }), nil},
 		{"strategy flip", base(), local, []note{{Title: "Route: Local · qwen3", Body: "The remote strategy changed the route."}}},
-		{"override", base(), with(func(s *State) { s.Route, s.Override = "local:ollama/qwen3 (override)", "local" }),
+		{"override", base(), with(func(s *State) {
+			s.Route, s.Override = Route{Side: "local", Provider: "ollama", Model: "qwen3", Reason: "override"}, "local"
+		}),
 			[]note{{Title: "Route: Local · qwen3", Body: "Routing: Force local."}}},
 		{"mock on", base(), with(func(s *State) { s.Mock = true }),
 			[]note{{Title: "Route: Mock · gemini-3-flash", Body: "Mock mode is on: answers are canned."}}},
@@ -44,7 +48,9 @@ func TestNotes(t *testing.T) {
 }
 
 func TestNotifierFilter(t *testing.T) {
-	local := with(func(s *State) { s.Route, s.Side = "local:ollama/qwen3 (strategy)", "local" })
+	local := with(func(s *State) {
+		s.Route, s.Side = Route{Side: "local", Provider: "ollama", Model: "qwen3", Reason: "strategy"}, "local"
+	})
 	fallback := func(s State, at time.Time) State {
 		s.FallbackAt, s.FallbackTo, s.FallbackErr = at, "local", "503"
 		return s

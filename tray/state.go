@@ -7,10 +7,7 @@
 // small Core interface it needs, and main adapts the proxy to it.
 package tray
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 // Core is what the tray needs from the running gateway.
 type Core interface {
@@ -38,10 +35,10 @@ const (
 
 // State is a snapshot of what the tray shows.
 type State struct {
-	// Route is the live route as X-LocalRouter-Route spells it,
-	// "side:provider/model (reason)"; "" when nothing can be routed.
-	Route string
-	// Side is where requests go ("local" or "remote"), used when Route is "".
+	// Route is where a request for "auto" goes now; zero when nothing can
+	// be routed.
+	Route Route
+	// Side is where requests go ("local" or "remote"), used when Route is zero.
 	Side string
 	// Override is "auto", "local" or "remote".
 	Override string
@@ -73,21 +70,21 @@ type State struct {
 	Notifications bool
 }
 
-// route splits Route into its side and model.
+// Route is one routing decision.
+type Route struct {
+	Side     string // "local" or "remote"
+	Provider string
+	Model    string
+	Reason   string
+}
+
+// route returns the live route's side and model; the side is State.Side
+// when nothing can be routed.
 func (s State) route() (side, model string) {
-	side = s.Side
-	if s.Route == "" {
-		return side, ""
+	if s.Route.Side == "" {
+		return s.Side, ""
 	}
-	r, _, _ := strings.Cut(s.Route, " (")
-	sd, pm, ok := strings.Cut(r, ":")
-	if !ok {
-		return side, ""
-	}
-	if _, m, ok := strings.Cut(pm, "/"); ok {
-		return sd, m
-	}
-	return sd, pm
+	return s.Route.Side, s.Route.Model
 }
 
 // strategyFailing reports whether the strategy source is failing.
