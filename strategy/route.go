@@ -37,6 +37,9 @@ type Table struct {
 	RemoteModel string
 	Fallback    bool       // try the other side when the chosen one fails early
 	Rules       []RuleSpec // the config's own rules, checked before the strategy's
+	// Aliases rewrite requested model names before anything else; the
+	// first match in order wins.
+	Aliases []Alias
 	// Skipped names configured providers that cannot be used now (no key):
 	// rules may name them, and are passed over while they are unusable.
 	Skipped []string
@@ -121,12 +124,36 @@ func NewEngine(t Table) (*Engine, error) {
 			e.byModel[m] = append(e.byModel[m], p)
 		}
 	}
+	for _, a := range t.Aliases {
+		if err := e.checkTarget(a.Target); err != nil {
+			return nil, fmt.Errorf("strategy: alias %q: %w", a.Glob, err)
+		}
+	}
 	rules, err := e.compile(t.Rules, "config")
 	if err != nil {
 		return nil, err
 	}
 	e.rules = rules
 	return e, nil
+}
+
+// checkTarget reports whether an alias target can route here: auto, a side,
+// or a provider/model whose provider is configured.
+func (e *Engine) checkTarget(target string) error {
+	switch target {
+	case "auto", string(Local), string(Remote):
+		return nil
+	case "":
+		return fmt.Errorf("empty target: use auto, local, remote or provider/model")
+	}
+	p, _, ok := strings.Cut(target, "/")
+	if !ok {
+		return fmt.Errorf("target %q: use auto, local, remote or provider/model", target)
+	}
+	if _, known := e.byName[p]; !known && !slices.Contains(e.t.Skipped, p) {
+		return fmt.Errorf("target %q: no provider named %q is configured", target, p)
+	}
+	return nil
 }
 
 // CheckStrategy reports whether s can route under this configuration: its
@@ -195,7 +222,18 @@ func (e *Engine) strategyRules(s *Strategy) *Rules {
 
 // Decide routes r following DESIGN §5.
 func (e *Engine) Decide(r *Request, live Live) (Decision, error) {
-	model := r.Model
+	a, ok := e.alias(r.Model)
+	if !ok {
+		return e.decide(r, r.Model, live)
+	}
+	d, err := e.decide(r, a.Target, live)
+	d.Reason = "alias " + a.Glob + ", " + d.Reason
+	return d, err
+}
+
+// decide routes r as if it had asked for model; rules still see the name
+// the client sent.
+func (e *Engine) decide(r *Request, model string, live Live) (Decision, error) {
 	// 1. provider/model, or a model exactly one provider lists.
 	if i := strings.IndexByte(model, '/'); i > 0 {
 		if p, ok := e.byName[model[:i]]; ok {
@@ -220,7 +258,7 @@ func (e *Engine) Decide(r *Request, live Live) (Decision, error) {
 	case live.Override == Local || live.Override == Remote:
 		side, reason = live.Override, "override"
 	default:
-		if d, ok := e.byRule(r, live); ok {
+		if d, ok := e.byRule(r, model, live); ok {
 			return d, nil
 		}
 		side, reason = e.t.Default, "default side"
@@ -242,7 +280,7 @@ func (e *Engine) Decide(r *Request, live Live) (Decision, error) {
 }
 
 // byRule applies the first matching rule, the config's before the strategy's.
-func (e *Engine) byRule(r *Request, live Live) (Decision, bool) {
+func (e *Engine) byRule(r *Request, model string, live Live) (Decision, bool) {
 	srules := e.strategyRules(live.Strategy)
 	if e.rules == nil && srules == nil {
 		return Decision{}, false
@@ -259,7 +297,7 @@ func (e *Engine) byRule(r *Request, live Live) (Decision, bool) {
 			from = i + 1
 			reason := rs.rules[i].reason
 			if use == string(Local) || use == string(Remote) {
-				if d, err := e.onSide(Side(use), r.Model, reason, live); err == nil {
+				if d, err := e.onSide(Side(use), model, reason, live); err == nil {
 					return d, true
 				}
 				continue
@@ -342,7 +380,11 @@ func (e *Engine) Fallback(r *Request, d Decision, live Live) (Decision, bool) {
 	if d.Side == Remote {
 		other = Local
 	}
-	alt, err := e.onSideModel(other, r.Model, "fallback from "+d.Provider+"/"+d.Model, live)
+	requested := r.Model
+	if a, ok := e.alias(requested); ok {
+		requested = a.Target
+	}
+	alt, err := e.onSideModel(other, requested, "fallback from "+d.Provider+"/"+d.Model, live)
 	if err != nil || (alt.Provider == d.Provider && alt.Model == d.Model) {
 		return Decision{}, false
 	}
