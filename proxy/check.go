@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -30,15 +31,16 @@ func (s *Server) Check(w io.Writer) error {
 		err := s.RefreshStrategy(ctx)
 		cancel()
 		ps := s.Status().Strategy
+		u := redactURL(st.cfg.RemoteStrategy.URL)
 		if err != nil {
-			fmt.Fprintf(w, "remote strategy: %s\n  fetch failed: %v\n", st.cfg.RemoteStrategy.URL, err)
+			fmt.Fprintf(w, "remote strategy: %s\n  fetch failed: %v\n", u, err)
 			problems = append(problems, err.Error())
 			if ps.Source == strategy.SourceCache {
 				fmt.Fprintf(w, "  routing by the cached strategy: %s (local %q, remote %q)\n", ps.Strategy, ps.LocalModel, ps.RemoteModel)
 			}
 		} else {
 			fmt.Fprintf(w, "remote strategy: %s\n  fetched: strategy %s, local_model %q, remote_model %q, %d rules, updated_at %q\n",
-				st.cfg.RemoteStrategy.URL, ps.Strategy, ps.LocalModel, ps.RemoteModel, ps.Rules, ps.UpdatedAt)
+				u, ps.Strategy, ps.LocalModel, ps.RemoteModel, ps.Rules, ps.UpdatedAt)
 		}
 	}
 	if o := s.Override(); o != OverrideAuto {
@@ -104,4 +106,15 @@ func (s *Server) Check(w io.Writer) error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// redactURL returns raw with any password masked, as the poller shows it in
+// /health and the logs. A URL that does not parse is not printed at all: the
+// password could be anywhere in it.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
