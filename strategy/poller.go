@@ -252,24 +252,37 @@ func isLocalHost(host string) bool {
 	return a.IsLoopback() || a.IsPrivate()
 }
 
-// checkRedirect follows redirects only within the strategy URL's host and
-// never from https to http, so a redirect cannot send the configured
-// headers (tokens) elsewhere or drop to plain text.
+// checkRedirect follows redirects only within the strategy URL's origin
+// (scheme, host and port), so a redirect cannot send the configured headers
+// (tokens) elsewhere or drop to plain text. net/http copies our headers to
+// any redirect on the same host name, whatever the port, and another port
+// can be another program or another user's server.
 func checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= maxRedirects {
 		return fmt.Errorf("stopped after %d redirects", maxRedirects)
 	}
-	if !strings.EqualFold(req.URL.Hostname(), via[0].URL.Hostname()) {
-		return fmt.Errorf("redirect to another host (%s) refused", req.URL.Hostname())
-	}
-	if req.URL.Scheme != "https" {
-		for _, r := range via {
-			if r.URL.Scheme == "https" {
-				return errors.New("redirect from https to http refused")
-			}
-		}
+	to, from := req.URL, via[0].URL
+	switch {
+	case !strings.EqualFold(to.Hostname(), from.Hostname()):
+		return fmt.Errorf("redirect to another host (%s) refused", to.Hostname())
+	case from.Scheme == "https" && to.Scheme != "https":
+		return errors.New("redirect from https to http refused")
+	case to.Scheme != from.Scheme || originPort(to) != originPort(from):
+		return fmt.Errorf("redirect to another origin (%s://%s) refused", to.Scheme, to.Host)
 	}
 	return nil
+}
+
+// originPort returns u's port, or its scheme's default when u has none, so
+// that https://h and https://h:443 are one origin.
+func originPort(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "https" {
+		return "443"
+	}
+	return "80"
 }
 
 // Current returns the strategy in force, or nil when none is known (routing

@@ -494,9 +494,12 @@ func TestPollCacheWrittenOnChange(t *testing.T) {
 }
 
 func TestPollRedirect(t *testing.T) {
+	const token = "Bearer redirect-t0ken-51c3"
 	var otherHits atomic.Int32
+	var otherAuth atomic.Value // the Authorization header the other server got
 	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		otherHits.Add(1)
+		otherAuth.Store(r.Header.Get("Authorization"))
 		w.Write([]byte(pollRemoteJSON))
 	}))
 	t.Cleanup(other.Close)
@@ -517,6 +520,8 @@ func TestPollRedirect(t *testing.T) {
 		{name: "same host, other path", wantErr: ""},
 		{name: "another host", target: "http://evil.example/s", wantErr: "redirect to another host (evil.example) refused"},
 		{name: "localhost is another name", target: "http://localhost:" + otherPort + "/s", wantErr: "redirect to another host (localhost) refused"},
+		// Another port is another server, maybe another user's: the token stays home.
+		{name: "same host, other port", target: other.URL + "/s", wantErr: "redirect to another origin (" + other.URL + ") refused"},
 		{name: "https to http", url: tlsSrv.URL, client: tlsSrv.Client(), wantErr: "redirect from https to http refused"},
 		{name: "loop", target: "/loop", wantErr: "stopped after 10 redirects"},
 	}
@@ -542,7 +547,8 @@ func TestPollRedirect(t *testing.T) {
 			if client == nil {
 				client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }}
 			}
-			p := newTestPoller(t, PollerOptions{URL: u, Client: client})
+			otherAuth.Store("")
+			p := newTestPoller(t, PollerOptions{URL: u, Client: client, Headers: map[string]string{"Authorization": token}})
 			err := p.Refresh(context.Background())
 			if tt.wantErr == "" {
 				if err != nil || !sameStrategy(p.Current(), pollWantLocal) {
@@ -550,14 +556,44 @@ func TestPollRedirect(t *testing.T) {
 				}
 				return
 			}
+			if n := otherHits.Load(); n != 0 {
+				t.Errorf("the other host got %d requests (Authorization %q), want 0", n, otherAuth.Load())
+			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
 			}
 			if p.Current() != nil {
 				t.Errorf("got strategy %+v, want none", p.Current())
 			}
-			if n := otherHits.Load(); n != 0 {
-				t.Errorf("the other host got %d requests, want 0", n)
+		})
+	}
+}
+
+func TestCheckRedirectOrigin(t *testing.T) {
+	tests := []struct {
+		from, to string
+		ok       bool
+	}{
+		{from: "https://s.example/a", to: "https://s.example/b", ok: true},
+		{from: "https://s.example/a", to: "https://S.EXAMPLE:443/b", ok: true},
+		{from: "http://10.0.0.2:80/a", to: "http://10.0.0.2/b", ok: true},
+		{from: "https://s.example/a", to: "https://s.example:8443/b"},
+		{from: "http://10.0.0.2:8080/a", to: "http://10.0.0.2:8081/a"},
+		{from: "http://10.0.0.2/a", to: "https://10.0.0.2/a"},
+		{from: "https://s.example/a", to: "http://s.example:443/a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.from+" to "+tt.to, func(t *testing.T) {
+			from, err := http.NewRequest(http.MethodGet, tt.from, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			to, err := http.NewRequest(http.MethodGet, tt.to, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := checkRedirect(to, []*http.Request{from}); (err == nil) != tt.ok {
+				t.Errorf("got %v, want followed %v", err, tt.ok)
 			}
 		})
 	}
