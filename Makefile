@@ -12,6 +12,7 @@ FUZZTIME ?= 8s
 # streams and answers, the config file, strategy rules.
 FUZZ := ./providers:FuzzParseRequest ./providers/sse:FuzzReader \
 	./providers/anthropic:FuzzStream ./providers/anthropic:FuzzConvertRequest \
+	./providers/anthropic:FuzzToChatRequest ./providers/anthropic:FuzzChatToMessagesStream \
 	./providers/google:FuzzStream ./providers/google:FuzzConvertRequest \
 	./config:FuzzParse ./strategy:FuzzRuleCompile
 
