@@ -534,18 +534,10 @@ func (p *Poller) loadCache() {
 }
 
 // readCache reads the cache file, which only ever holds an answer that
-// passed the body cap.
+// passed the body cap, and is a regular file unless someone else put
+// something there.
 func readCache(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxBody+1))
-	if err == nil && len(b) > maxBody {
-		err = errors.New("larger than 1 MiB")
-	}
-	return b, err
+	return readRegularFile(path, maxBody)
 }
 
 // saveCache writes body to the cache file unless it already holds it. It
