@@ -80,7 +80,8 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	}
 	v, err := parseByteSize(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: cannot use %q as a size: %w", n.Line, n.Value, err)
+		// Not quoting n.Value, for the reason given on fieldError.
+		return fmt.Errorf("line %d: not a size: %w", n.Line, err)
 	}
 	*b = v
 	return nil

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -19,15 +21,15 @@ import (
 // yaml.Decoder, which reads text, and re-encoding the expanded tree would
 // lose the line numbers), and yaml.v3's type errors quote the offending
 // value, which may be an API key. Walking the tree also gives every error
-// its field path and line, and tells an absent field from a false or zero one.
+// its field path, line and column, and tells an absent field from a false
+// or zero one.
 
 // nodeInfo is where a field's value was found in the file.
 type nodeInfo struct {
-	line int
-	// raw is the value as written when ${VAR} expansion changed it. Error
-	// messages show raw rather than the expansion, which came from the
-	// environment and may be a secret put in the wrong field.
-	raw string
+	line, col int
+	// expanded is whether ${VAR} expansion changed the value, which
+	// messages mention: the problem may be in the environment.
+	expanded bool
 }
 
 type decoder struct {
@@ -74,7 +76,7 @@ func parseDocument(data []byte, name string) (*yaml.Node, error) {
 		if err != nil {
 			return nil, syntaxError(data, name, err)
 		}
-		return nil, &fieldError{file: name, line: next.Line, msg: "only one YAML document is allowed"}
+		return nil, &fieldError{file: name, line: next.Line, col: next.Column, msg: "only one YAML document is allowed"}
 	}
 	if doc.Kind == yaml.DocumentNode {
 		if len(doc.Content) == 0 {
@@ -105,17 +107,58 @@ var parserProblems = map[string]bool{
 	"found undefined tag handle":             true,
 }
 
+// readerProblems are the messages of yaml.v3's reader, which checks the
+// encoding of the input. They come with no line.
+var readerProblems = map[string]bool{
+	"control characters are not allowed": true,
+	"incomplete UTF-8 octet sequence":    true,
+	"invalid leading UTF-8 octet":        true,
+	"invalid length of a UTF-8 sequence": true,
+	"invalid trailing UTF-8 octet":       true,
+	"invalid Unicode character":          true,
+	"incomplete UTF-16 character":        true,
+	"incomplete UTF-16 surrogate pair":   true,
+	"expected low surrogate area":        true,
+	"unexpected low surrogate area":      true,
+}
+
+// unknownAnchor is yaml.v3's one parse error that quotes the file: the
+// name of an anchor, which is as likely as any word to be part of a key
+// ("api_key: *sk-…" is an alias).
+var unknownAnchor = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// quotedChar is how yaml.v3's messages name a single character: "did not
+// find expected ',' or ']'".
+var quotedChar = regexp.MustCompile(`'.'`)
+
 // syntaxError restates a yaml.v3 parse error in this package's shape,
-// "config FILE:LINE: message", with a 1-based line.
+// "config FILE:LINE: message", with a 1-based line and no text of the file.
 func syntaxError(data []byte, name string, err error) error {
 	m := yamlLine.FindStringSubmatch(err.Error())
 	if m == nil {
-		return &fieldError{file: name, msg: err.Error()}
+		return &fieldError{file: name, msg: "not valid YAML"}
 	}
 	line, _ := strconv.Atoi(m[1]) // 0 when there is no line
+	col := 0
 	msg := m[2]
-	if parserProblems[msg] {
+	if a := unknownAnchor.FindStringSubmatch(msg); a != nil {
+		line, col = findAlias(data, a[1])
+		return &fieldError{file: name, line: line, col: col, msg: "an alias (*name) refers to an anchor (&name) that is not defined before it"}
+	}
+	if strings.ContainsAny(quotedChar.ReplaceAllString(msg, ""), "'\"`") {
+		// Not one of yaml.v3's fixed messages, which quote at most a
+		// character of their own; it may quote the file.
+		msg = "not valid YAML"
+	}
+	switch {
+	case readerProblems[msg]:
+		line, col = badChar(data)
+	case parserProblems[msg]:
 		line++
+	case line == 0:
+		// yaml.v3 leaves out the line when it is the first: see
+		// parserProblems.
+		line = 1
 	}
 	lines := bytes.Split(data, []byte("\n"))
 	if strings.Contains(msg, "tab character") {
@@ -128,16 +171,60 @@ func syntaxError(data []byte, name string, err error) error {
 			}
 		}
 	}
-	if line >= 1 && line <= len(lines) && bytes.Contains(lines[line-1], []byte("\t")) {
-		msg += " (YAML indents with spaces, not tabs)"
+	if line >= 1 && line <= len(lines) {
+		if i := bytes.IndexByte(lines[line-1], '\t'); i >= 0 {
+			msg += " (YAML indents with spaces, not tabs)"
+			col = utf8.RuneCount(lines[line-1][:i]) + 1
+		}
 	}
-	return &fieldError{file: name, line: line, msg: msg}
+	return &fieldError{file: name, line: line, col: col, msg: msg}
+}
+
+// badChar returns the line and column of the first character in data that
+// is not valid UTF-8 or that YAML does not allow, as yaml.v3's reader
+// checks, or 1, 1 if there is none (a UTF-16 file).
+func badChar(data []byte) (line, col int) {
+	line, col = 1, 1
+	for i, r := range string(data) {
+		switch {
+		case r == utf8.RuneError && !bytes.HasPrefix(data[i:], []byte("\uFFFD")),
+			r < 0x20 && r != '\t' && r != '\n' && r != '\r',
+			0x7F <= r && r < 0xA0 && r != 0x85, r == 0xFFFE, r == 0xFFFF:
+			return line, col
+		case r == '\n':
+			line, col = line+1, 1
+		default:
+			col++
+		}
+	}
+	return 1, 1
+}
+
+// findAlias returns the line and column of the first use of the alias
+// *name in data, or zeros if there is none to be found.
+func findAlias(data []byte, name string) (line, col int) {
+	alias := []byte("*" + name)
+	for off := 0; ; {
+		i := bytes.Index(data[off:], alias)
+		if i < 0 {
+			return 0, 0
+		}
+		i += off
+		off = i + 1
+		// "*ab" must not match the start of "*abc": yaml.v3 reads an
+		// anchor name as letters, digits, "_" and "-".
+		if end := i + len(alias); end < len(data) && isAnchorChar(data[end]) {
+			continue
+		}
+		start := bytes.LastIndexByte(data[:i], '\n') + 1
+		return bytes.Count(data[:i], []byte("\n")) + 1, utf8.RuneCount(data[start:i]) + 1
+	}
 }
 
 func (d *decoder) errorf(n *yaml.Node, field, format string, args ...any) {
 	e := &fieldError{file: d.file, field: field, msg: fmt.Sprintf(format, args...)}
 	if n != nil {
-		e.line = n.Line
+		e.line, e.col = n.Line, n.Column
 	}
 	d.errs = append(d.errs, e)
 }
@@ -190,35 +277,40 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) bool {
 	if !ok {
 		return false
 	}
+	// Messages describe what the value must be, never what it is: see
+	// fieldError.
+	note := ""
+	if s != n.Value {
+		note = "; checked after ${VAR} expansion"
+	}
 	switch {
 	case v.Type() == durationType:
 		t, err := time.ParseDuration(s)
 		if err != nil {
-			d.errorf(n, path, `cannot use %s as a duration (like "60s", "1m30s" or "500ms")`, d.shown(n, s))
+			d.errorf(n, path, `must be a duration, like "60s", "1m30s" or "500ms"%s`, note)
 			return false
 		}
 		v.SetInt(int64(t))
 	case v.Type() == byteSizeType:
 		b, err := parseByteSize(s)
 		if err != nil {
-			d.errorf(n, path, "cannot use %s as a size: %v", d.shown(n, s), err)
+			d.errorf(n, path, "must be a size (%v)%s", err, note)
 			return false
 		}
 		v.SetInt(int64(b))
 	case v.Kind() == reflect.String:
-		// Any scalar is a valid string, so no message ever quotes a Secret.
 		v.SetString(s)
 	case v.Kind() == reflect.Int:
 		i, err := strconv.ParseInt(s, 10, 0)
 		if err != nil {
-			d.errorf(n, path, "cannot use %s as a number", d.shown(n, s))
+			d.errorf(n, path, "must be a whole number%s", note)
 			return false
 		}
 		v.SetInt(i)
 	case v.Kind() == reflect.Bool:
 		b, ok := parseBool(s)
 		if !ok {
-			d.errorf(n, path, "cannot use %s as a boolean (true or false)", d.shown(n, s))
+			d.errorf(n, path, "must be true or false%s", note)
 			return false
 		}
 		v.SetBool(b)
@@ -240,23 +332,15 @@ func (d *decoder) scalar(n *yaml.Node, path string, v reflect.Value) (string, bo
 	if changed {
 		info := d.nodes[path]
 		if info.line == 0 {
-			info.line = n.Line
+			info.line, info.col = n.Line, n.Column
 		}
-		info.raw = n.Value
+		info.expanded = true
 		d.nodes[path] = info
 		if s == "" {
 			return "", false
 		}
 	}
 	return s, true
-}
-
-// shown quotes a scalar for an error message; see nodeInfo.raw.
-func (d *decoder) shown(n *yaml.Node, s string) string {
-	if s != n.Value {
-		return fmt.Sprintf("the expansion of %q", n.Value)
-	}
-	return strconv.Quote(s)
 }
 
 // structure decodes the mapping n into the struct v, by yaml tags.
@@ -280,7 +364,7 @@ func (d *decoder) structure(n *yaml.Node, path string, v reflect.Value) bool {
 			continue
 		}
 		fpath := joinPath(path, p.key)
-		d.nodes[fpath] = nodeInfo{line: p.keyNode.Line}
+		d.nodes[fpath] = at(p.keyNode)
 		d.value(p.valNode, fpath, v.Field(i))
 	}
 	return true
@@ -319,7 +403,7 @@ func (d *decoder) sequence(n *yaml.Node, path string, v reflect.Value) bool {
 			break
 		}
 		ipath := fmt.Sprintf("%s[%d]", path, i)
-		d.nodes[ipath] = nodeInfo{line: item.Line}
+		d.nodes[ipath] = at(item)
 		e := reflect.New(v.Type().Elem()).Elem()
 		if isNull(resolve(item)) {
 			d.errorf(item, ipath, "must not be empty")
@@ -345,7 +429,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, v reflect.Value) bool {
 			break
 		}
 		kpath := joinPath(path, p.key)
-		d.nodes[kpath] = nodeInfo{line: p.keyNode.Line}
+		d.nodes[kpath] = at(p.keyNode)
 		e := reflect.New(v.Type().Elem()).Elem()
 		if !d.value(p.valNode, kpath, e) {
 			continue // an unset ${VAR} drops the header rather than sending it empty
@@ -371,7 +455,7 @@ func (d *decoder) providers(n *yaml.Node, path string, v reflect.Value) bool {
 			break
 		}
 		ppath := joinPath(path, pr.key)
-		d.nodes[ppath] = nodeInfo{line: pr.keyNode.Line}
+		d.nodes[ppath] = at(pr.keyNode)
 		p := newProvider(pr.key)
 		d.value(pr.valNode, ppath, reflect.ValueOf(&p).Elem())
 		list = append(list, p)
@@ -457,6 +541,10 @@ func (d *decoder) mergePairs(n *yaml.Node, path string, visiting map[*yaml.Node]
 	return out
 }
 
+func isAnchorChar(b byte) bool {
+	return '0' <= b && b <= '9' || 'A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' || b == '_' || b == '-'
+}
+
 // resolve follows an alias to the node it names.
 func resolve(n *yaml.Node) *yaml.Node {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
@@ -534,9 +622,25 @@ func parseBool(s string) (bool, bool) {
 	return false, false
 }
 
+// at returns where n is in the file.
+func at(n *yaml.Node) nodeInfo {
+	return nodeInfo{line: n.Line, col: n.Column}
+}
+
+// joinPath appends key to the field path path. A key with a line break or
+// another unprintable character is quoted, so that a message stays on its
+// one line.
 func joinPath(path, key string) string {
+	key = pathKey(key)
 	if path == "" {
 		return key
 	}
 	return path + "." + key
+}
+
+func pathKey(key string) string {
+	if strings.IndexFunc(key, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 || !utf8.ValidString(key) {
+		return strconv.Quote(key)
+	}
+	return key
 }

@@ -8,23 +8,37 @@ import (
 )
 
 // fieldError is one problem in a config, located as precisely as known.
+//
+// msg never holds text from the file other than keys: the file may be
+// something else than a config (LOCALROUTER_CONFIG_PATH set to a .env or a
+// key file), and the error is logged and shown on the unauthenticated
+// /health. The place and the field say where to look instead.
 type fieldError struct {
 	file  string // the name given to Parse; "" when there is none
 	line  int    // 1-based; 0 when no line is known
+	col   int    // 1-based; 0 when no column is known
 	field string // dotted path like "server.port"; "" when msg names the place itself
 	msg   string
+	err   error // what errors.Is finds, like errEmpty; usually nil
 }
 
 func (e *fieldError) Error() string {
 	var b strings.Builder
 	b.WriteString("config")
+	pos := ""
+	if e.line > 0 {
+		pos = strconv.Itoa(e.line)
+		if e.col > 0 {
+			pos += ":" + strconv.Itoa(e.col)
+		}
+	}
 	switch {
-	case e.file != "" && e.line > 0:
-		b.WriteString(" " + e.file + ":" + strconv.Itoa(e.line))
+	case e.file != "" && pos != "":
+		b.WriteString(" " + e.file + ":" + pos)
 	case e.file != "":
 		b.WriteString(" " + e.file)
-	case e.line > 0:
-		b.WriteString(" line " + strconv.Itoa(e.line))
+	case pos != "":
+		b.WriteString(" line " + pos)
 	}
 	b.WriteString(": ")
 	if e.field != "" {
@@ -33,6 +47,8 @@ func (e *fieldError) Error() string {
 	b.WriteString(e.msg)
 	return b.String()
 }
+
+func (e *fieldError) Unwrap() error { return e.err }
 
 // joinErrors orders errs by line, drops repeats (an aliased node is decoded
 // once per alias) and redacts secrets as a last line of defence, then joins

@@ -133,21 +133,25 @@ func TestParseErrorsHideSecrets(t *testing.T) {
 		want string
 	}{
 		{"api_key as a list", "providers:\n  openai:\n    api_key: [" + key + "]\n",
-			"config x.yaml:3: providers.openai.api_key: must be a string, got a list"},
+			"config x.yaml:3:14: providers.openai.api_key: must be a string, got a list"},
 		{"api_key as a mapping", "providers:\n  openai:\n    api_key: {" + key + ": 1}\n",
-			"config x.yaml:3: providers.openai.api_key: must be a string, got a mapping"},
+			"config x.yaml:3:14: providers.openai.api_key: must be a string, got a mapping"},
 		{"header value as a list", "remote_strategy:\n  headers:\n    Authorization: [Bearer " + key + "]\n",
-			"config x.yaml:3: remote_strategy.headers.Authorization: must be a string, got a list"},
+			"config x.yaml:3:20: remote_strategy.headers.Authorization: must be a string, got a list"},
 		{"env secret in a number field", "server:\n  port: ${LR_TEST_SECRET}\n",
-			`config x.yaml:2: server.port: cannot use the expansion of "${LR_TEST_SECRET}" as a number`},
+			"config x.yaml:2:9: server.port: must be a whole number; checked after ${VAR} expansion"},
 		{"env secret in an enum field", "routing:\n  default: ${LR_TEST_SECRET}\n",
-			`config x.yaml:2: routing.default: must be "local" or "remote", got the expansion of "${LR_TEST_SECRET}"`},
+			`config x.yaml:2:3: routing.default: must be "local" or "remote"; checked after ${VAR} expansion`},
 		{"key in a URL", "providers:\n  x:\n    base_url: ftp://user:" + key + "@host/v1\n",
-			`config x.yaml:3: providers.x.base_url: must be an http or https URL, got scheme "ftp"`},
+			`config x.yaml:3:5: providers.x.base_url: must be an http or https URL, like "https://host/path"`},
 		{"key pasted into the wrong field", "providers:\n  x:\n    api_key: " + key + "\n    type: " + key + "\n",
-			`config x.yaml:4: providers.x.type: unknown type "[redacted]" (want openai, anthropic, google or mock)`},
+			"config x.yaml:4:5: providers.x.type: must be openai, anthropic, google or mock"},
+		// Keys are named in messages; one that is also a secret is
+		// redacted as a last line of defence.
+		{"key used as a key", "providers:\n  x:\n    api_key: " + key + "\n    " + key + ": 1\n",
+			`config x.yaml:4:5: unknown field "[redacted]" in providers.x`},
 		{"bad header value", "providers:\n  x:\n    headers: {X-Key: \"" + key + "\\r\\nEvil: 1\"}\n",
-			"config x.yaml:3: providers.x.headers.X-Key: the value must not contain a line break or NUL"},
+			"config x.yaml:3:15: providers.x.headers.X-Key: the value must not contain a line break or NUL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -10,7 +10,9 @@ import (
 )
 
 // Validate checks c and returns every problem found, joined, each naming
-// the field and, for a parsed config, the file and line.
+// the field and, for a parsed config, the file, line and column. Messages
+// say what a value must be, never what it is: the value may be a secret in
+// the wrong place, or the file no config at all (see fieldError).
 func (c *Config) Validate() error {
 	return joinErrors(c.validate(), c.Secrets())
 }
@@ -22,20 +24,18 @@ type checker struct {
 }
 
 func (k *checker) errorf(field, format string, args ...any) {
+	at := k.c.position(field)
+	msg := fmt.Sprintf(format, args...)
+	if k.c.nodes[field].expanded {
+		msg += "; checked after ${VAR} expansion"
+	}
 	k.errs = append(k.errs, &fieldError{
 		file:  k.c.source(),
-		line:  k.c.line(field),
+		line:  at.line,
+		col:   at.col,
 		field: field,
-		msg:   fmt.Sprintf(format, args...),
+		msg:   msg,
 	})
-}
-
-// shown quotes the value of field for a message; see nodeInfo.raw.
-func (k *checker) shown(field, v string) string {
-	if raw := k.c.nodes[field].raw; raw != "" {
-		return fmt.Sprintf("the expansion of %q", raw)
-	}
-	return fmt.Sprintf("%q", v)
 }
 
 // source names c in messages.
@@ -46,16 +46,16 @@ func (c *Config) source() string {
 	return c.Path
 }
 
-// line returns the line of field in the file or, for a field that was not
-// written there (a missing "when"), of the nearest enclosing one.
-func (c *Config) line(field string) int {
+// position returns where field is in the file or, for a field that was not
+// written there (a missing "when"), the nearest enclosing one.
+func (c *Config) position(field string) nodeInfo {
 	for field != "" {
 		if n, ok := c.nodes[field]; ok {
-			return n.line
+			return nodeInfo{line: n.line, col: n.col}
 		}
 		field = field[:max(strings.LastIndexAny(field, ".["), 0)]
 	}
-	return 0
+	return nodeInfo{}
 }
 
 func (c *Config) validate() []*fieldError {
@@ -66,10 +66,10 @@ func (c *Config) validate() []*fieldError {
 		k.errorf("server.host", `must not be empty (use "127.0.0.1" for this machine only, "0.0.0.0" for every interface)`)
 	}
 	if s.Port < 1 || s.Port > 65535 {
-		k.errorf("server.port", "must be between 1 and 65535, got %d", s.Port)
+		k.errorf("server.port", "must be between 1 and 65535")
 	}
 	if s.MaxBody <= 0 {
-		k.errorf("server.max_body", "must be more than 0, got %d", s.MaxBody)
+		k.errorf("server.max_body", "must be more than 0")
 	}
 	for i, o := range s.AllowedOrigins {
 		k.origin(fmt.Sprintf("server.allowed_origins[%d]", i), o)
@@ -80,13 +80,13 @@ func (c *Config) validate() []*fieldError {
 		k.url("remote_strategy.url", r.URL)
 	}
 	if r.PollInterval < time.Second {
-		k.errorf("remote_strategy.poll_interval", "must be at least 1s, got %v", r.PollInterval)
+		k.errorf("remote_strategy.poll_interval", "must be at least 1s")
 	}
 	k.positive("remote_strategy.timeout", r.Timeout)
 	k.headers("remote_strategy.headers", r.Headers)
 
 	if d := c.Routing.Default; d != "local" && d != "remote" {
-		k.errorf("routing.default", `must be "local" or "remote", got %s`, k.shown("routing.default", d))
+		k.errorf("routing.default", `must be "local" or "remote"`)
 	}
 	for i, rule := range c.Routing.Rules {
 		field := fmt.Sprintf("routing.rules[%d]", i)
@@ -101,13 +101,13 @@ func (c *Config) validate() []*fieldError {
 	}
 
 	if c.Mock.TokenDelay < 0 {
-		k.errorf("mock.token_delay", "must not be negative, got %v", c.Mock.TokenDelay)
+		k.errorf("mock.token_delay", "must not be negative")
 	}
 	return k.errs
 }
 
 func (k *checker) provider(p Provider) {
-	field := "providers." + p.Name
+	field := joinPath("providers", p.Name)
 	switch {
 	case p.Name == "":
 		k.errorf(field, "a provider name must not be empty")
@@ -118,7 +118,7 @@ func (k *checker) provider(p Provider) {
 	switch p.Type {
 	case "", "openai", "anthropic", "google", "mock":
 	default:
-		k.errorf(field+".type", "unknown type %s (want openai, anthropic, google or mock)", k.shown(field+".type", p.Type))
+		k.errorf(field+".type", "must be openai, anthropic, google or mock")
 	}
 	if p.BaseURL != "" {
 		k.url(field+".base_url", p.BaseURL)
@@ -132,16 +132,16 @@ func (k *checker) provider(p Provider) {
 	k.positive(field+".timeout", p.Timeout)
 	k.positive(field+".idle_timeout", p.IdleTimeout)
 	if p.ContextWindow < 0 {
-		k.errorf(field+".context_window", "must not be negative, got %d", p.ContextWindow)
+		k.errorf(field+".context_window", "must not be negative")
 	}
 	if p.DefaultMaxTokens <= 0 {
-		k.errorf(field+".default_max_tokens", "must be more than 0, got %d", p.DefaultMaxTokens)
+		k.errorf(field+".default_max_tokens", "must be more than 0")
 	}
 }
 
 func (k *checker) positive(field string, d time.Duration) {
 	if d <= 0 {
-		k.errorf(field, "must be more than 0, got %v", d)
+		k.errorf(field, "must be more than 0")
 	}
 }
 
@@ -154,30 +154,23 @@ func (k *checker) use(field, use string) {
 	case strings.Contains(use, "/"):
 		prov, model, _ := strings.Cut(use, "/")
 		if prov == "" || model == "" {
-			k.errorf(field, `must be "local", "remote" or "provider/model", got %s`, k.shown(field, use))
+			k.errorf(field, `must be "local", "remote" or "provider/model"`)
 		} else if _, ok := k.c.Provider(prov); !ok {
-			k.errorf(field, "no provider named %q", prov)
+			k.errorf(field, `names a provider that is not configured: the part before "/" must be a key of providers`)
 		}
 	default:
-		k.errorf(field, `must be "local", "remote" or "provider/model", got %s`, k.shown(field, use))
+		k.errorf(field, `must be "local", "remote" or "provider/model"`)
 	}
 }
 
-// url checks that raw is an absolute http or https URL. It never quotes
-// raw: URLs can carry credentials ("https://user:pass@host", "?key=").
+// url checks that raw is an absolute http or https URL.
 func (k *checker) url(field, raw string) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
 		k.errorf(field, "is not a valid URL")
 	case u.Scheme != "http" && u.Scheme != "https":
-		// Without "://", url.Parse reads "localhost:8000/v1" as scheme
-		// "localhost"; naming that scheme would only confuse.
-		if u.Scheme == "" || !strings.Contains(raw, "://") {
-			k.errorf(field, `must be an http or https URL, like "https://host/path"`)
-		} else {
-			k.errorf(field, "must be an http or https URL, got scheme %q", u.Scheme)
-		}
+		k.errorf(field, `must be an http or https URL, like "https://host/path"`)
 	case u.Host == "":
 		k.errorf(field, "has no host")
 	}
@@ -189,17 +182,16 @@ func (k *checker) url(field, raw string) {
 func (k *checker) origin(field, o string) {
 	u, err := url.Parse(o)
 	if err != nil || u.Host == "" || o != strings.ToLower(u.Scheme+"://"+u.Host) {
-		k.errorf(field, `must be an origin like "http://localhost:3000" (lower-case scheme, host and port only), got %s`, k.shown(field, o))
+		k.errorf(field, `must be an origin like "http://localhost:3000" (lower-case scheme, host and port only)`)
 	}
 }
 
 // headers checks header names and that no value would split the request.
-// Values are never quoted: they are secrets.
 func (k *checker) headers(field string, h map[string]Secret) {
 	for _, name := range slices.Sorted(maps.Keys(h)) {
-		f, v := field+"."+name, h[name]
+		f, v := joinPath(field, name), h[name]
 		if !isToken(name) {
-			k.errorf(f, "%q is not a valid header name", name)
+			k.errorf(f, "is not a valid header name")
 		}
 		if strings.ContainsAny(string(v), "\r\n\x00") {
 			k.errorf(f, "the value must not contain a line break or NUL")
