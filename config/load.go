@@ -92,11 +92,13 @@ func syncDir(dir string) {
 	}
 }
 
-// Load reads and parses the config file at path.
+// Load reads and parses the config file at path. The file must be a
+// regular file (symlinks are followed) of at most 4 MiB; a FIFO, a device
+// or a directory is an error, and so is a read that hangs for 10s.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, err
 	}
 	c, err := Parse(data, path)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -33,7 +32,8 @@ const quietPeriod = 150 * time.Millisecond
 // The same error is reported once, not again for each save that keeps it.
 // When the file goes missing apply gets an error only if it stays missing
 // beyond a second quiet period, because editors and atomic saves remove it
-// for a moment.
+// for a moment. Reads are bounded as Load's are: a FIFO, a device or a
+// directory at path is an error, not a hang.
 //
 // Watch returns ctx.Err() when ctx ends, or an error at once when the
 // directory cannot be watched.
@@ -71,7 +71,7 @@ func watch(ctx context.Context, path string, apply func(*Config, error), ready f
 	s := &watchState{w: w, path: path, abs: abs, realDir: realDir}
 	s.retarget()
 	// Read after Add, so that any later change is seen as an event.
-	if data, err := os.ReadFile(path); err == nil {
+	if data, err := readFile(path); err == nil {
 		s.seen, s.haveSeen = sha256.Sum256(data), true
 	}
 	if ready != nil {
@@ -189,7 +189,7 @@ func (s *watchState) retarget() {
 // news. It reports whether the file was missing for the first time, in
 // which case the caller looks again after another quiet period.
 func (s *watchState) reload(apply func(*Config, error)) (retry bool) {
-	data, err := os.ReadFile(s.path)
+	data, err := readFile(s.path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && !s.missing {
 			// Maybe between the remove and the rename of a save.
@@ -199,7 +199,7 @@ func (s *watchState) reload(apply func(*Config, error)) (retry bool) {
 		// Whatever comes back is news, even the content that was there
 		// before: the caller has been told of this error since.
 		s.haveSeen = false
-		s.report(nil, fmt.Errorf("config: %w", err), apply)
+		s.report(nil, err, apply)
 		return false
 	}
 	s.missing = false
