@@ -155,6 +155,46 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
+// emptyFiles are files with no settings: a truncated file, or one an editor
+// saved blank. Taking them as "all defaults" would drop every provider and
+// silently serve mock answers.
+var emptyFiles = []struct{ name, content string }{
+	{"empty", ""},
+	{"whitespace", " \n\t\n\r\n"},
+	{"only comments", "# nothing here\n  # indented comment\n"},
+	{"explicit document start", "---\n"},
+	{"null document", "~\n"},
+}
+
+func TestParseEmpty(t *testing.T) {
+	for _, tt := range emptyFiles {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(tt.content), "x.yaml")
+			if !errors.Is(err, errEmpty) || c != nil {
+				t.Errorf("got %v, %v, want only an error wrapping errEmpty", c, err)
+			}
+		})
+	}
+}
+
+func TestLoadEmptyFile(t *testing.T) {
+	for _, tt := range emptyFiles {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(path)
+			if err == nil {
+				t.Fatalf("Load accepted a file with no settings (port %d, %d providers)", c.Server.Port, len(c.Providers))
+			}
+			if want := "config " + path + ": the file has no settings"; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("got %q, want it to start %q", err, want)
+			}
+		})
+	}
+}
+
 func TestTemplate(t *testing.T) {
 	for _, k := range templateEnv {
 		unsetenv(t, k)
@@ -209,11 +249,9 @@ func TestParseDefaults(t *testing.T) {
 		name string
 		yaml string
 	}{
-		{"empty", ""},
-		{"only comments", "# nothing here\n  # indented comment\n"},
-		{"null document", "~\n"},
-		{"explicit document start", "---\n"},
+		// A file with no settings at all is an error: see emptyFiles.
 		{"empty sections", "server:\nrouting:\nproviders:\nmock: {}\n"},
+		{"only comments and a null section", "# nothing here\nserver: ~\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

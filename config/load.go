@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -112,26 +113,42 @@ func Load(path string) (*Config, error) {
 // messages, normally the file's path.
 //
 // Decoding is strict: unknown and duplicate keys and values of the wrong
-// type are errors. Absent or null fields get their defaults (see Default).
+// type are errors. Absent or null fields get their defaults (see Default),
+// but a file with no settings at all (empty, blank, only comments or null)
+// is an error, wrapping errEmpty: it is far more likely truncated than
+// meant, and its defaults would drop every provider.
 // In values, never in keys, ${VAR} and ${VAR:-default} expand from the
 // environment after YAML parsing, so an environment value is always plain
 // text; a value that expands to nothing counts as absent. All problems are
-// reported, joined, each as "config FILE:LINE: field: problem". Parse
-// leaves Path empty; Load sets it.
+// reported, joined, each as "config FILE:LINE:COLUMN: field: problem",
+// and never quote a value from data. Parse leaves Path empty; Load sets it.
 func Parse(data []byte, name string) (*Config, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		// Before YAML parsing, which would complain of a tab in a blank line.
+		return nil, emptyError(name)
+	}
 	root, err := parseDocument(data, name)
 	if err != nil {
 		return nil, err
+	}
+	if root == nil || isNull(root) {
+		return nil, emptyError(name)
 	}
 	c := Default()
 	c.src = name
 	c.nodes = map[string]nodeInfo{}
 	d := &decoder{file: name, nodes: c.nodes}
-	if root != nil {
-		d.document(root, c)
-	}
+	d.document(root, c)
 	if err := joinErrors(append(d.errs, c.validate()...), c.Secrets()); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// errEmpty is wrapped by the error for a config file with no settings.
+var errEmpty = errors.New("the file has no settings")
+
+func emptyError(name string) error {
+	return &fieldError{file: name, err: errEmpty,
+		msg: errEmpty.Error() + " (it is empty or only comments); to start again from the template, delete it: LocalRouter creates it anew when it starts"}
 }

@@ -30,21 +30,31 @@ const quietPeriod = 150 * time.Millisecond
 // first content Watch sees is the file as it is when Watch starts, so a
 // change made between the caller's Load and the call to Watch is missed.
 // The same error is reported once, not again for each save that keeps it.
-// When the file goes missing apply gets an error only if it stays missing
-// beyond a second quiet period, because editors and atomic saves remove it
-// for a moment. Reads are bounded as Load's are: a FIFO, a device or a
-// directory at path is an error, not a hang.
+// When the file goes missing, or has no settings (see Parse), apply gets
+// an error only if that lasts beyond a second quiet period, because editors
+// and atomic saves remove a file for a moment and saves in place truncate
+// it before they write. A file with no settings is never applied. Reads are
+// bounded as Load's are: a FIFO, a device or a directory at path is an
+// error, not a hang.
 //
 // Watch returns ctx.Err() when ctx ends, or an error at once when the
 // directory cannot be watched.
 func Watch(ctx context.Context, path string, apply func(*Config, error)) error {
-	return watch(ctx, path, apply, nil)
+	return watch(ctx, path, apply, watchHooks{})
 }
 
-// watch is Watch with ready, when not nil, called once the directory is
-// watched: tests must not change the file before that, or the change is
-// lost.
-func watch(ctx context.Context, path string, apply func(*Config, error), ready func()) error {
+// watchHooks let tests see what Watch is doing; nil hooks are not called.
+type watchHooks struct {
+	// ready is called once the directory is watched: tests must not change
+	// the file before that, or the change is lost.
+	ready func()
+	// waiting is called when a reload found the file missing or without
+	// settings and waits a second quiet period before saying so.
+	waiting func()
+}
+
+// watch is Watch with hooks for tests.
+func watch(ctx context.Context, path string, apply func(*Config, error), h watchHooks) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("config: watch: %w", err)
@@ -68,14 +78,14 @@ func watch(ctx context.Context, path string, apply func(*Config, error), ready f
 	if err != nil {
 		realDir = dir
 	}
-	s := &watchState{w: w, path: path, abs: abs, realDir: realDir}
+	s := &watchState{w: w, path: path, abs: abs, realDir: realDir, waiting: h.waiting}
 	s.retarget()
 	// Read after Add, so that any later change is seen as an event.
 	if data, err := readFile(path); err == nil {
 		s.seen, s.haveSeen = sha256.Sum256(data), true
 	}
-	if ready != nil {
-		ready()
+	if h.ready != nil {
+		h.ready()
 	}
 
 	// Since Go 1.23 Stop and Reset leave no stale tick in C, so the timer
@@ -131,9 +141,11 @@ type watchState struct {
 	haveSeen bool     // whether seen holds anything; false after a read error
 	lastErr  string   // the error last reported; "" after a good load
 
-	// missing is set when a reload found no file and waits one more quiet
-	// period for it to come back before saying so.
-	missing bool
+	// pending is set when a reload found no file, or one with no settings,
+	// and waits one more quiet period for the save to finish before saying
+	// so.
+	pending bool
+	waiting func() // watchHooks.waiting
 }
 
 // concerns reports whether ev may have changed the config.
@@ -186,34 +198,53 @@ func (s *watchState) retarget() {
 }
 
 // reload reads and parses the file and calls apply if what it found is
-// news. It reports whether the file was missing for the first time, in
-// which case the caller looks again after another quiet period.
+// news. It reports whether the file was, for the first time, missing or
+// without settings, in which case the caller looks again after another
+// quiet period.
 func (s *watchState) reload(apply func(*Config, error)) (retry bool) {
 	data, err := readFile(s.path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) && !s.missing {
+		if errors.Is(err, fs.ErrNotExist) && s.wait() {
 			// Maybe between the remove and the rename of a save.
-			s.missing = true
 			return true
 		}
+		s.pending = false
 		// Whatever comes back is news, even the content that was there
 		// before: the caller has been told of this error since.
 		s.haveSeen = false
 		s.report(nil, err, apply)
 		return false
 	}
-	s.missing = false
 	sum := sha256.Sum256(data)
 	if s.haveSeen && sum == s.seen {
+		s.pending = false
 		return false
 	}
-	s.seen, s.haveSeen = sum, true
 	c, err := Parse(data, s.path)
+	if errors.Is(err, errEmpty) && s.wait() {
+		// Maybe between the truncate and the write of a save in place.
+		return true
+	}
+	s.pending = false
+	s.seen, s.haveSeen = sum, true
 	if err == nil {
 		c.Path = s.path
 	}
 	s.report(c, err, apply)
 	return false
+}
+
+// wait reports whether to look at the file again after another quiet
+// period, rather than report what was found: only the first time in a row.
+func (s *watchState) wait() bool {
+	if s.pending {
+		return false
+	}
+	s.pending = true
+	if s.waiting != nil {
+		s.waiting()
+	}
+	return true
 }
 
 // report passes a load's outcome to apply, except an error that is the one

@@ -77,14 +77,21 @@ func startWatch(t *testing.T, initial []byte) (string, <-chan applied) {
 // apply, once the watch is in place.
 func watchPath(t *testing.T, path string) <-chan applied {
 	t.Helper()
+	return watchWith(t, path, watchHooks{})
+}
+
+// watchWith is watchPath with hooks; it sets h.ready itself.
+func watchWith(t *testing.T, path string, h watchHooks) <-chan applied {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := make(chan applied, 16)
 	ready := make(chan struct{})
 	done := make(chan error, 1)
+	h.ready = func() { close(ready) }
 	go func() {
 		done <- watch(ctx, path, func(c *Config, err error) {
 			calls <- applied{c, err}
-		}, func() { close(ready) })
+		}, h)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -253,6 +260,45 @@ func TestWatchMissing(t *testing.T) {
 	nextPort(t, calls, path, 8081)
 }
 
+func TestWatchEmptyFile(t *testing.T) {
+	for _, tt := range emptyFiles {
+		t.Run(tt.name, func(t *testing.T) {
+			path, calls := startWatch(t, portConfig(8081))
+			writeFile(t, path, []byte(tt.content))
+			a := next(t, calls)
+			if a.err == nil || a.c != nil {
+				t.Fatalf("apply got %+v, want only an error", a)
+			}
+			if want := "config " + path + ": the file has no settings"; !strings.HasPrefix(a.err.Error(), want) {
+				t.Errorf("got %q, want it to start %q", a.err, want)
+			}
+			writeFile(t, path, portConfig(8082))
+			nextPort(t, calls, path, 8082)
+		})
+	}
+}
+
+// TestWatchTruncateThenWrite: a save in place truncates the file and then
+// writes it. A reload that falls between the two finds no settings; it must
+// wait for the write rather than reject the file.
+func TestWatchTruncateThenWrite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	writeFile(t, path, portConfig(8081))
+	waiting := make(chan struct{}, 1)
+	calls := watchWith(t, path, watchHooks{waiting: func() { waiting <- struct{}{} }})
+	writeFile(t, path, nil)
+	select {
+	case <-waiting: // the empty file has been read
+	case a := <-calls:
+		t.Fatalf("apply called with %+v for a file just truncated", a)
+	case <-time.After(waitFor):
+		t.Fatal("the truncated file was not read")
+	}
+	// Renamed in, so that no reload can find the file empty again.
+	saveAtomic(t, path, portConfig(8082))
+	nextPort(t, calls, path, 8082)
+}
+
 func TestWatchSymlinkSwap(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("symlinks need privileges on Windows")
@@ -310,7 +356,7 @@ func TestWatchCancel(t *testing.T) {
 	go func() {
 		done <- watch(ctx, path, func(c *Config, err error) {
 			calls <- applied{c, err}
-		}, func() { close(ready) })
+		}, watchHooks{ready: func() { close(ready) }})
 	}()
 	<-ready
 	writeFile(t, path, portConfig(8082))
