@@ -622,11 +622,49 @@ func TestFallbackToRemoteWhenLocalDown(t *testing.T) {
 	dead := closedURL(t)
 
 	t.Run("fallback on", func(t *testing.T) {
-		in := newInstance(t, routingSetup{strategyURL: ss.URL, localURL: dead, remoteURL: remote.URL}.yaml())
+		// The local side answers its health probe, so it is up when the
+		// first request comes, but drops every chat connection unanswered,
+		// as a server does that dies under the request. A dead port from
+		// the start would let the start-up probe mark local down first,
+		// and then no request ever tries local: nothing would fall back.
+		var localChats atomic.Int64
+		local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/models" {
+				io.WriteString(w, `{"object":"list","data":[{"id":"qwen3"}]}`)
+				return
+			}
+			localChats.Add(1)
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+		}))
+		t.Cleanup(local.Close)
+		in := newInstance(t, routingSetup{strategyURL: ss.URL, localURL: local.URL, remoteURL: remote.URL}.yaml())
 		g := in.start(t)
 		g.waitStrategy(t, "local")
-		fellBack := false
-		for i := range 20 {
+		if h := g.health(t); !h.LocalUp {
+			t.Fatalf("/health local_up false before any request, with the local side answering its probe")
+		}
+		before := upstreamHits(remote)
+		r := g.mustChat(t, "auto", false, "hi", nil)
+		if r.status != 200 || r.text != "Hello from deepseek-chat." || !strings.HasPrefix(r.route, routeRemote) || !strings.Contains(r.route, "fallback") {
+			t.Errorf("first request with local failing: %v text %q, want remote's answer by fallback", r, r.text)
+		}
+		if n := localChats.Load(); n != 1 {
+			t.Errorf("local got %d chat requests, want 1: the request must have tried local first", n)
+		}
+		if n := upstreamHits(remote) - before; n != 1 {
+			t.Errorf("remote got %d requests, want 1: the fallback", n)
+		}
+		h := g.health(t)
+		if h.LastFallback == nil || !strings.HasPrefix(h.LastFallback.From, routeLocal) || !strings.HasPrefix(h.LastFallback.To, routeRemote) {
+			t.Errorf("/health last_fallback = %+v, want from %s to %s", h.LastFallback, routeLocal, routeRemote)
+		}
+
+		// Now local is gone for good: every request still gets an answer,
+		// from remote, by fallback or because local is known to be down.
+		local.Close()
+		for i := range 10 {
 			stream := i%2 == 1
 			r := g.mustChat(t, "auto", stream, "hi", nil)
 			if r.status != 200 || !strings.HasPrefix(r.route, routeRemote) ||
@@ -636,24 +674,12 @@ func TestFallbackToRemoteWhenLocalDown(t *testing.T) {
 			if !stream && r.text != "Hello from deepseek-chat." {
 				t.Errorf("request %d: answer %q", i, r.text)
 			}
-			fellBack = fellBack || strings.Contains(r.route, "fallback")
-			t.Logf("request %d: %s", i, r.route)
 		}
-		h := g.health(t)
-		if h.LocalUp {
+		if n := upstreamHits(remote) - before; n != 11 {
+			t.Errorf("remote got %d requests, want 11", n)
+		}
+		if h := g.health(t); h.LocalUp {
 			t.Errorf("/health local_up true with the local side down: %+v", h)
-		}
-		// Whether the first request falls back or the start-up probe has
-		// already marked local down (then no request ever tries it) is a
-		// race; last_fallback must be set in the first case.
-		if fellBack && h.LastFallback == nil {
-			t.Errorf("a request fell back but /health has no last_fallback")
-		}
-		if h.LastFallback != nil && (!strings.HasPrefix(h.LastFallback.From, routeLocal) || !strings.HasPrefix(h.LastFallback.To, routeRemote)) {
-			t.Errorf("last_fallback = %+v", h.LastFallback)
-		}
-		if !fellBack {
-			t.Logf("no request fell back: the start-up probe marked local down first (last_fallback %v)", h.LastFallback)
 		}
 		// A provider named explicitly never falls back.
 		for _, stream := range []bool{false, true} {
