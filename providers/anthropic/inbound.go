@@ -48,9 +48,13 @@ const maxStop = 4
 //   - tool_choice any → required, tool → the named function, and
 //     disable_parallel_tool_use → parallel_tool_calls:false; neither is
 //     sent without tools;
+//   - tools with defer_loading are sent like the others (no upstream has
+//     tool search), a tool without input_schema gets an empty object schema;
 //   - the first 4 non-empty stop_sequences; max_tokens as max_tokens, which
-//     local servers take (not max_completion_tokens); top_k as is;
-//     metadata.user_id as user; stream adds include_usage.
+//     local servers take (not max_completion_tokens); top_k as is (vLLM,
+//     Ollama and LM Studio take it; the OpenAI API would refuse it, and
+//     Messages clients rarely send it); metadata.user_id as user; stream
+//     adds include_usage, the only way to learn the usage of a stream.
 //
 // A body that is not JSON, or whose fields have the wrong JSON types, is a
 // *providers.RequestError, for a 400 invalid_request_error.
