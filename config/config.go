@@ -101,6 +101,20 @@ type Routing struct {
 
 	// Rules are expr rules checked before the strategy's; first match wins.
 	Rules []Rule `yaml:"rules"`
+
+	// Aliases map requested model names, by glob ("claude-*haiku*"), to
+	// auto, local, remote or provider/model before any other routing step.
+	// Written as a mapping; the first matching glob in file order wins.
+	Aliases []Alias `yaml:"aliases"`
+}
+
+// Alias is one entry of routing.aliases.
+type Alias struct {
+	// Glob matches the whole model name: '*' is any run of characters,
+	// '?' one character.
+	Glob string
+	// Target is auto, local, remote or provider/model.
+	Target string
 }
 
 // Rule sends matching requests to a side or a provider.
@@ -151,6 +165,29 @@ type Provider struct {
 	// DefaultMaxTokens is sent when a request has no max_tokens and the
 	// protocol requires one (Anthropic). Default 8192.
 	DefaultMaxTokens int `yaml:"default_max_tokens"`
+
+	// Protocols are the front-door protocols the upstream speaks natively
+	// besides its Type's own ("anthropic" for Ollama ≥ 0.14, LM Studio and
+	// vLLM, which serve /v1/messages): a request in one of them is passed
+	// through with only the model replaced instead of translated.
+	Protocols []string `yaml:"protocols"`
+}
+
+// Protocol names a provider may list in protocols.
+var Protocols = []string{"openai", "anthropic", "responses", "ollama"}
+
+// Speaks reports whether the provider takes protocol natively: its Type's
+// own, or one listed in Protocols.
+func (p Provider) Speaks(protocol string) bool {
+	if p.Kind() == protocol {
+		return true
+	}
+	for _, q := range p.Protocols {
+		if q == protocol {
+			return true
+		}
+	}
+	return false
 }
 
 // Mock configures the mock provider used in mock mode.

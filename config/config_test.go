@@ -546,3 +546,28 @@ func TestParseAliasBombs(t *testing.T) {
 		}
 	})
 }
+
+func TestParseAliasesKeepFileOrder(t *testing.T) {
+	c, err := Parse([]byte(`
+routing:
+  aliases:
+    "claude-*haiku*": local
+    "claude-*": auto
+    "gpt-5*": remote
+    "big": ollama/qwen3:32b
+providers:
+  ollama: {base_url: "http://127.0.0.1:11434/v1", protocols: [anthropic]}
+`), "aliases.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Alias{{"claude-*haiku*", "local"}, {"claude-*", "auto"}, {"gpt-5*", "remote"}, {"big", "ollama/qwen3:32b"}}
+	if !reflect.DeepEqual(c.Routing.Aliases, want) {
+		t.Errorf("aliases: got %v, want %v", c.Routing.Aliases, want)
+	}
+	p, _ := c.Provider("ollama")
+	if !p.Speaks("anthropic") || !p.Speaks("openai") || p.Speaks("responses") {
+		t.Errorf("ollama with protocols [anthropic]: Speaks anthropic %v, openai %v, responses %v; want true, true, false",
+			p.Speaks("anthropic"), p.Speaks("openai"), p.Speaks("responses"))
+	}
+}

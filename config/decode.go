@@ -59,6 +59,7 @@ var (
 	durationType  = reflect.TypeFor[time.Duration]()
 	byteSizeType  = reflect.TypeFor[ByteSize]()
 	providersType = reflect.TypeFor[[]Provider]()
+	aliasesType   = reflect.TypeFor[[]Alias]()
 )
 
 // parseDocument parses data as a single YAML document and returns its root
@@ -257,6 +258,9 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) bool {
 	}
 	if v.Type() == providersType {
 		return d.providers(n, path, v)
+	}
+	if v.Type() == aliasesType {
+		return d.aliases(n, path, v)
 	}
 	switch v.Kind() {
 	case reflect.Struct:
@@ -459,6 +463,27 @@ func (d *decoder) providers(n *yaml.Node, path string, v reflect.Value) bool {
 		p := newProvider(pr.key)
 		d.value(pr.valNode, ppath, reflect.ValueOf(&p).Elem())
 		list = append(list, p)
+	}
+	v.Set(reflect.ValueOf(list))
+	return true
+}
+
+// aliases decodes the mapping of glob to target n into v, an []Alias, in
+// file order: the first matching glob wins, so order is meaning.
+func (d *decoder) aliases(n *yaml.Node, path string, v reflect.Value) bool {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, path, "must be a mapping of model-name glob to target, got %s", kindName(n))
+		return false
+	}
+	pairs, _ := d.pairs(n, path)
+	list := make([]Alias, 0, len(pairs))
+	for _, pr := range pairs {
+		apath := joinPath(path, pr.key)
+		d.nodes[apath] = at(pr.valNode)
+		var target string
+		if d.value(pr.valNode, apath, reflect.ValueOf(&target).Elem()) {
+			list = append(list, Alias{Glob: pr.key, Target: target})
+		}
 	}
 	v.Set(reflect.ValueOf(list))
 	return true

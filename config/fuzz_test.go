@@ -145,6 +145,15 @@ func marshalConfig(c *Config) ([]byte, bool) {
 				m.Content = append(m.Content, scalar("!!str", p.Name), node(reflect.ValueOf(p)))
 			}
 			return m
+		case v.Type() == aliasesType:
+			m := &yaml.Node{Kind: yaml.MappingNode}
+			for _, a := range v.Interface().([]Alias) {
+				if _, changed := expand(a.Glob, os.LookupEnv); changed {
+					stable = false
+				}
+				m.Content = append(m.Content, scalar("!!str", a.Glob), node(reflect.ValueOf(a.Target)))
+			}
+			return m
 		}
 		switch v.Kind() {
 		case reflect.String:

@@ -96,6 +96,10 @@ func (c *Config) validate() []*fieldError {
 		k.use(field+".use", rule.Use)
 	}
 
+	for _, a := range c.Routing.Aliases {
+		k.alias(joinPath("routing.aliases", a.Glob), a)
+	}
+
 	for _, p := range c.Providers {
 		k.provider(p)
 	}
@@ -134,9 +138,25 @@ func (k *checker) provider(p Provider) {
 	if p.ContextWindow < 0 {
 		k.errorf(field+".context_window", "must not be negative")
 	}
+	for i, q := range p.Protocols {
+		if !slices.Contains(Protocols, q) {
+			k.errorf(fmt.Sprintf("%s.protocols[%d]", field, i), "must be one of %s", strings.Join(Protocols, ", "))
+		}
+	}
 	if p.DefaultMaxTokens <= 0 {
 		k.errorf(field+".default_max_tokens", "must be more than 0")
 	}
+}
+
+// alias checks an alias: a non-empty glob and a target that routes.
+func (k *checker) alias(field string, a Alias) {
+	if strings.TrimSpace(a.Glob) == "" {
+		k.errorf(field, "the model-name glob must not be empty")
+	}
+	if a.Target == "auto" {
+		return
+	}
+	k.use(field, a.Target)
 }
 
 func (k *checker) positive(field string, d time.Duration) {

@@ -78,6 +78,12 @@ func (s *Server) Check(w io.Writer) error {
 			fmt.Fprintf(tw, "%d (strategy)\t%s\t%s\n", i+1, r.When, r.Use)
 		}
 	}
+	if aliases := st.cfg.Routing.Aliases; len(aliases) > 0 {
+		fmt.Fprintln(tw, "\nALIAS\tTARGET")
+		for _, a := range aliases {
+			fmt.Fprintf(tw, "%s\t%s\n", a.Glob, a.Target)
+		}
+	}
 	fmt.Fprintln(tw, "\nMODEL\tROUTE (for a request with no facts: rules on images, size or headers may differ)")
 	live := s.live()
 	var routeProblems []string

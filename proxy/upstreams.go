@@ -36,6 +36,9 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 	for _, r := range cfg.Routing.Rules {
 		u.table.Rules = append(u.table.Rules, strategy.RuleSpec{When: r.When, Use: r.Use})
 	}
+	for _, a := range cfg.Routing.Aliases {
+		u.table.Aliases = append(u.table.Aliases, strategy.Alias{Glob: a.Glob, Target: a.Target})
+	}
 	var errs []string
 	for _, pc := range cfg.Providers {
 		kind := pc.Kind()
