@@ -52,6 +52,9 @@ func run(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "localrouter %s (commit %s, built %s)\n", version, commit, date)
 		return nil
 	}
+	if !check {
+		survivePipeErrors() // a gateway outlives whoever reads its stderr
+	}
 	cacheDir := ""
 	if dir, err := os.UserCacheDir(); err == nil {
 		cacheDir = filepath.Join(dir, "localrouter")
@@ -62,7 +65,7 @@ func run(args []string, stdout io.Writer) error {
 		defer lf.Close()
 		logFile = lf
 	}
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, logFile), &slog.HandlerOptions{Level: logLevel()}))
+	log := slog.New(slog.NewTextHandler(logSink{os.Stderr, logFile}, &slog.HandlerOptions{Level: logLevel()}))
 
 	path, err := config.ResolvePath(*configFlag)
 	if err != nil {

@@ -84,8 +84,16 @@ func userEnv(t *testing.T) []string {
 // start writes cfg (with PORT replaced) to a temp file and runs the binary on it.
 func start(t *testing.T, cfg string, args ...string) *proc {
 	t.Helper()
-	port := freePort(t)
-	path := filepath.Join(t.TempDir(), "config.yaml")
+	path, port := writeConfig(t, cfg)
+	return startAt(t, path, port, userEnv(t), args...)
+}
+
+// writeConfig writes cfg to a temp file, on a free port: PORT in cfg is
+// replaced, and a cfg without a port gets one.
+func writeConfig(t *testing.T, cfg string) (path string, port int) {
+	t.Helper()
+	port = freePort(t)
+	path = filepath.Join(t.TempDir(), "config.yaml")
 	cfg = strings.ReplaceAll(cfg, "PORT", fmt.Sprint(port))
 	if !strings.Contains(cfg, "port:") {
 		cfg = fmt.Sprintf("server:\n  port: %d\n", port) + cfg
@@ -93,16 +101,30 @@ func start(t *testing.T, cfg string, args ...string) *proc {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startAt(t, path, port, userEnv(t), args...)
+	return path, port
 }
 
 func startAt(t *testing.T, path string, port int, env []string, args ...string) *proc {
 	t.Helper()
+	p := command(path, port, env, args...)
+	p.serve(t)
+	return p
+}
+
+// command prepares the binary on the config at path, headless, logging at
+// debug level into p; the caller may redirect its output before serve.
+func command(path string, port int, env []string, args ...string) *proc {
 	p := &proc{url: fmt.Sprintf("http://127.0.0.1:%d", port), config: path, done: make(chan error, 1)}
 	p.cmd = exec.Command(binary, append([]string{"--config", path, "--headless"}, args...)...)
 	p.cmd.Env = append(env, "LOCALROUTER_LOG_LEVEL=debug")
 	p.cmd.Stdout = p
 	p.cmd.Stderr = p
+	return p
+}
+
+// serve starts p and waits until it answers /health.
+func (p *proc) serve(t *testing.T) {
+	t.Helper()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +135,7 @@ func startAt(t *testing.T, path string, port int, env []string, args ...string) 
 		resp, err := http.Get(p.url + "/health")
 		if err == nil {
 			resp.Body.Close()
-			return p
+			return
 		}
 		select {
 		case err := <-p.done:

@@ -3,6 +3,7 @@ package tests
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -244,4 +245,65 @@ func TestHelpExitsZero(t *testing.T) {
 	if err != nil || !strings.Contains(out, "-config") {
 		t.Errorf("--help: %v\n%s", err, out)
 	}
+}
+
+// TestStderrReaderGone runs the binary with stderr on a pipe whose reader
+// goes away, as with `localrouter | tee log` stopped or a log shipper
+// restarting: the next log line must not kill the gateway, and the log file
+// must keep every line.
+func TestStderrReaderGone(t *testing.T) {
+	path, port := writeConfig(t, "")
+	env := userEnv(t)
+	p := command(path, port, env, "--mock")
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Stderr = pw
+	p.serve(t)
+	pw.Close()
+	pr.Close()
+	const requests = 3
+	for i := range requests {
+		resp, err := http.Post(p.url+"/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"auto","messages":[{"role":"user","content":"hi"}]}`))
+		if err != nil {
+			t.Fatalf("request %d after stderr closed: %v (exit: %v)", i+1, err, exitStatus(p))
+		}
+		body := readAll(t, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	// Each request logs its line before its answer is sent.
+	logFile := filepath.Join(envValue(env, "XDG_CACHE_HOME"), "localrouter", "localrouter.log")
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "path=/v1/chat/completions"); n != requests {
+		t.Errorf("log file has %d request lines, want %d:\n%s", n, requests, b)
+	}
+}
+
+// exitStatus says how p ended, for a failure message: a request that failed
+// usually means it is exiting, so it gets a moment to do so.
+func exitStatus(p *proc) string {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return fmt.Sprint(err)
+	case <-time.After(5 * time.Second):
+		return "still running"
+	}
+}
+
+func envValue(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
 }
