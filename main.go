@@ -95,6 +95,7 @@ func run(args []string, stdout io.Writer) error {
 	defer stop()
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
+	reloadOnHangup(ctx, srv)
 	log.Info("LocalRouter listening", "url", "http://"+ln.Addr().String()+"/v1", "config", path, "version", version)
 	errc := make(chan error, 1)
 	go func() {

@@ -32,7 +32,8 @@ func (s Stage) String() string {
 	}
 }
 
-// Error is an upstream failure. Message never holds a provider key.
+// Error is an upstream failure. None of its texts, headers included, holds
+// a provider key: an Upstream makes sure with RedactError.
 type Error struct {
 	Provider string
 	Stage    Stage
@@ -83,7 +84,9 @@ type ErrorDetail struct {
 // ParseErrorBody extracts a message, type, code and param from an upstream
 // error body. It understands OpenAI's shape and the variants vendors use
 // instead: {"error":"text"} (Ollama), {"detail":…} (FastAPI servers such as
-// vLLM), {"message":…} and {"base_resp":{…}} (Minimax).
+// vLLM), {"message":…} and {"base_resp":{…}} (Minimax). It knows no
+// secrets and cuts long text, so pass it a body already redacted
+// (Upstream.RedactBody).
 func ParseErrorBody(body []byte) (msg, typ, code, param string) {
 	var v struct {
 		Error   json.RawMessage `json:"error"`

@@ -83,6 +83,40 @@ func (u *Upstream) Name() string { return u.name }
 // Redact returns s without any of the upstream's secrets.
 func (u *Upstream) Redact(s string) string { return u.secrets.redact(s) }
 
+// RedactBody returns an upstream's error body without the upstream's
+// secrets. Redact a body before parsing it: the parsers cut long text, and
+// a secret cut in two would get past any later redaction half by half.
+func (u *Upstream) RedactBody(body []byte) []byte {
+	for _, k := range u.secrets {
+		if k != "" && bytes.Contains(body, []byte(k)) {
+			body = bytes.ReplaceAll(body, []byte(k), []byte("[redacted]"))
+		}
+	}
+	return body
+}
+
+// RedactError removes the upstream's secrets from every text of e that may
+// reach a client or a log: message, type, code, param, and the values of
+// the upstream's headers (Retry-After is passed on to the client). It
+// changes e and returns it. Fields are redacted after parsing too, since a
+// JSON escape can hide a secret from RedactBody.
+func (u *Upstream) RedactError(e *Error) *Error {
+	e.Message, e.Type, e.Code, e.Param = u.Redact(e.Message), u.Redact(e.Type), u.Redact(e.Code), u.Redact(e.Param)
+	if e.Header != nil {
+		// A copy: the map may still be the response's.
+		h := make(http.Header, len(e.Header))
+		for k, vs := range e.Header {
+			r := make([]string, len(vs))
+			for i, v := range vs {
+				r[i] = u.Redact(v)
+			}
+			h[k] = r
+		}
+		e.Header = h
+	}
+	return e
+}
+
 // TransportError describes a call that failed at stage without an upstream
 // status: refused, timed out, idle, or cut.
 func (u *Upstream) TransportError(ctx context.Context, stage Stage, err error) *Error {
@@ -101,8 +135,9 @@ func (u *Upstream) TransportError(ctx context.Context, stage Stage, err error) *
 	return e
 }
 
-// StatusFunc turns an upstream's error status and body (at most 64 KiB) into
-// the provider's *Error; the caller attaches the response headers.
+// StatusFunc turns an upstream's error status and body (at most 64 KiB,
+// already redacted) into the provider's *Error; the caller attaches the
+// response headers and redacts the result again.
 type StatusFunc func(status int, body []byte) *Error
 
 // Send makes the request (a POST when body is non-nil, else a GET) and
@@ -126,9 +161,9 @@ func (u *Upstream) Send(ctx context.Context, url string, body []byte, accept str
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		e := statusError(resp.StatusCode, b)
+		e := statusError(resp.StatusCode, u.RedactBody(b))
 		e.Header = resp.Header
-		return nil, e
+		return nil, u.RedactError(e)
 	}
 	return resp, nil
 }

@@ -69,6 +69,9 @@ type Server struct {
 
 	saveMu sync.Mutex // serialises writes of the state file
 
+	reloadMu sync.Mutex    // serialises reloads: the file watcher's and Reload's
+	reloadc  chan struct{} // 1-buffered: a Reload waiting for Run
+
 	subMu sync.Mutex // guards subs
 	subs  map[chan struct{}]struct{}
 	ev    events
@@ -89,7 +92,7 @@ type state struct {
 // New builds a Server from o.Config.
 func New(o Options) (*Server, error) {
 	s := &Server{version: o.Version, log: o.Logger, grace: o.ShutdownGrace, cacheDir: o.CacheDir, watch: o.Watch,
-		subs: map[chan struct{}]struct{}{}}
+		subs: map[chan struct{}]struct{}{}, reloadc: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -227,12 +230,52 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			if err := config.Watch(bctx, path, func(c *config.Config, err error) { s.reload(bctx, c, err) }); err != nil && bctx.Err() == nil {
-				s.log.Warn("config file not watched: edits need a restart", "path", path, "err", err)
+			if err := config.Watch(bctx, path, func(c *config.Config, err error) { s.reloadWith(bctx, c, err) }); err != nil && bctx.Err() == nil {
+				s.log.Warn("config file not watched: edits need a restart or SIGHUP", "path", path, "err", err)
 			}
 		}()
 	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			select {
+			case <-s.reloadc:
+				s.reloadFile(bctx)
+			case <-bctx.Done():
+				return
+			}
+		}
+	}()
 	return s.Serve(ctx, ln)
+}
+
+// Reload reads the config file again and applies it as an edit of the file
+// would be: a broken file is rejected and the running config stays. It
+// returns at once; Run does the work, and Reloads made while one waits
+// are one.
+func (s *Server) Reload() {
+	select {
+	case s.reloadc <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Server) reloadFile(ctx context.Context) {
+	path := s.state.Load().cfg.Path
+	if path == "" {
+		s.log.Warn("config reload: this config has no file")
+		return
+	}
+	s.log.Info("config reload requested", "path", path)
+	cfg, err := config.Load(path)
+	s.reloadWith(ctx, cfg, err)
+}
+
+func (s *Server) reloadWith(ctx context.Context, cfg *config.Config, err error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	s.reload(ctx, cfg, err)
 }
 
 // Serve serves on ln until ctx ends, then lets running requests and streams

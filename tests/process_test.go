@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -306,4 +307,36 @@ func envValue(env []string, key string) string {
 		}
 	}
 	return ""
+}
+
+// TestHangupReloadsConfig sends SIGHUP during a stream: the stream
+// completes, the process keeps serving, and the config is read again.
+func TestHangupReloadsConfig(t *testing.T) {
+	up := newFakeOpenAI(t)
+	p := start(t, providerConfig(up.URL))
+	resp, err := http.Post(p.url+"/v1/chat/completions", "application/json",
+		strings.NewReader(`{"model":"deepseek/slow-model","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	if _, err := br.ReadString('\n'); err != nil { // the stream has begun
+		t.Fatal(err)
+	}
+	// The file is unchanged, so the watcher reloads nothing: a reload is
+	// SIGHUP's.
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := io.ReadAll(br)
+	if err != nil || !strings.HasSuffix(string(rest), "data: [DONE]\n\n") || strings.Count(string(rest), `"content":"`) < 5 {
+		t.Fatalf("stream cut by SIGHUP: %v (exit: %v):\n%s", err, exitStatus(p), rest)
+	}
+	p.waitLog(t, "config reloaded")
+	health, err := http.Get(p.url + "/health")
+	if err != nil {
+		t.Fatalf("not serving after SIGHUP: %v (exit: %v)", err, exitStatus(p))
+	}
+	health.Body.Close()
 }

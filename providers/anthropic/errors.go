@@ -35,9 +35,8 @@ var errorKinds = map[string]errorKind{
 // status is the HTTP status, or 0 for an error event inside a stream, where
 // the status documented for the type is used instead.
 func (c *Client) upstreamError(stage providers.Stage, status int, body []byte, header http.Header) *providers.Error {
-	typ, msg := parseError(body)
-	e := &providers.Error{Provider: c.up.Name(), Stage: stage, Status: status, Header: header, Code: typ,
-		Message: c.up.Redact(msg)}
+	typ, msg := parseError(c.up.RedactBody(body))
+	e := &providers.Error{Provider: c.up.Name(), Stage: stage, Status: status, Header: header, Code: typ, Message: msg}
 	k, known := errorKinds[typ]
 	if e.Status == 0 && known {
 		e.Status = k.status
@@ -54,7 +53,7 @@ func (c *Client) upstreamError(stage providers.Stage, status int, body []byte, h
 	case e.Status >= 400:
 		e.Type = "invalid_request_error"
 	}
-	return e
+	return c.up.RedactError(e)
 }
 
 // parseError reads {"type":"error","error":{"type":…,"message":…}}, or

@@ -147,8 +147,7 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 			var pe *providers.Error
 			if errors.As(err, &pe) {
 				pe.Provider = c.up.Name()
-				pe.Message = c.up.Redact(pe.Message)
-				return pe
+				return c.up.RedactError(pe)
 			}
 			return &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream, Message: err.Error(), Err: err}
 		}

@@ -13,10 +13,9 @@ import (
 // status the body came with (0 for an error event inside a stream).
 // https://ai.google.dev/gemini-api/docs/troubleshooting lists the statuses.
 func (c *Client) statusError(httpStatus int, body []byte) *providers.Error {
-	e := mapError(httpStatus, body)
+	e := mapError(httpStatus, c.up.RedactBody(body))
 	e.Provider = c.up.Name()
-	e.Message = c.up.Redact(e.Message)
-	return e
+	return c.up.RedactError(e)
 }
 
 func mapError(httpStatus int, body []byte) *providers.Error {

@@ -192,11 +192,11 @@ func (c *Client) do(ctx context.Context, req *providers.ChatCompletionRequest, a
 }
 
 func (c *Client) statusError(status int, body []byte) *providers.Error {
-	msg, typ, code, param := providers.ParseErrorBody(body)
-	return &providers.Error{
+	msg, typ, code, param := providers.ParseErrorBody(c.up.RedactBody(body))
+	return c.up.RedactError(&providers.Error{
 		Provider: c.up.Name(), Stage: providers.StageStatus, Status: status,
-		Type: typ, Code: code, Param: param, Message: c.up.Redact(msg),
-	}
+		Type: typ, Code: code, Param: param, Message: msg,
+	})
 }
 
 // isErrorValue reports whether a decoded "error" field holds an error

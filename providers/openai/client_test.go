@@ -869,6 +869,24 @@ func TestKeyNeverInErrors(t *testing.T) {
 		{"mid-stream broken json", true, func(w http.ResponseWriter, r *http.Request) {
 			sseHandler(fmt.Sprintf("event: error\ndata: %s\n\n", echo(r)))(w, r)
 		}},
+		{"key in code, param and type", false, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprintf(w, `{"error":{"message":%q,"type":%[1]q,"code":%[1]q,"param":%[1]q}}`, echo(r))
+		}},
+		{"mid-stream error code", true, func(w http.ResponseWriter, r *http.Request) {
+			sseHandler(data(chunkRole), data(fmt.Sprintf(`{"error":{"message":"bad key","type":%q,"code":%[1]q,"param":%[1]q}}`, echo(r))))(w, r)
+		}},
+		{"key in Retry-After", false, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", echo(r))
+			w.WriteHeader(http.StatusTooManyRequests)
+			io.WriteString(w, `{"error":{"message":"bad key, slow down"}}`)
+		}},
+		// ParseErrorBody cuts a text body at 512 bytes, inside the key.
+		{"key across the cut of a text body", false, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadGateway)
+			key := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			io.WriteString(w, "bad key "+strings.Repeat("x", 512-len("bad key ")-len(key)/2)+key+" and more")
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -884,9 +902,14 @@ func TestKeyNeverInErrors(t *testing.T) {
 				t.Fatal("got nil error, want one")
 			}
 			e := asError(t, err)
-			for _, s := range []string{err.Error(), fmt.Sprintf("%v %+v", err, err), e.Message} {
-				if strings.Contains(s, testKey) || strings.Contains(s, hdrSecret) {
-					t.Errorf("got %q, want no secret in it", s)
+			shown := []string{err.Error(), fmt.Sprintf("%v %+v", err, err), e.Message, e.Type, e.Code, e.Param}
+			for k, vs := range e.Header {
+				shown = append(shown, k+": "+strings.Join(vs, ", "))
+			}
+			for _, s := range shown {
+				// Any 8 bytes of a secret's start would say too much.
+				if strings.Contains(s, testKey[:8]) || strings.Contains(s, hdrSecret[:8]) {
+					t.Errorf("got %q, want no secret (nor its start) in it", s)
 				}
 			}
 			if !strings.Contains(e.Message, "bad key") {
