@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -268,6 +269,10 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, *apiEr
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, tooLarge
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) { // the server's ReadTimeout
+			return nil, newAPIError(http.StatusRequestTimeout, "invalid_request_error", "request_timeout", "",
+				"the request body did not arrive in time: the client stopped sending it")
 		}
 		return nil, newAPIError(http.StatusBadRequest, "invalid_request_error", "body_read_failed", "", "cannot read request body: "+err.Error())
 	}

@@ -36,6 +36,11 @@ type Options struct {
 	Mock bool
 	// ShutdownGrace bounds how long running streams may finish on shutdown; default 5s.
 	ShutdownGrace time.Duration
+	// ReadTimeout bounds reading a request, headers and body, so that a
+	// client that stalls mid-body cannot hold a connection; default 30s.
+	// It never limits the answer: net/http clears the read deadline once
+	// the body is read, and streams run as long as they last.
+	ReadTimeout time.Duration
 	// CacheDir holds the cached strategy and the persisted override and mock
 	// mode (<os.UserCacheDir()>/localrouter); "" keeps nothing on disk.
 	CacheDir string
@@ -45,10 +50,11 @@ type Options struct {
 
 // Server serves the API. Build it with New, run it with Run.
 type Server struct {
-	version string
-	log     *slog.Logger
-	grace   time.Duration
-	handler http.Handler
+	version     string
+	log         *slog.Logger
+	grace       time.Duration
+	readTimeout time.Duration
+	handler     http.Handler
 
 	cacheDir string
 	watch    bool
@@ -91,13 +97,16 @@ type state struct {
 
 // New builds a Server from o.Config.
 func New(o Options) (*Server, error) {
-	s := &Server{version: o.Version, log: o.Logger, grace: o.ShutdownGrace, cacheDir: o.CacheDir, watch: o.Watch,
+	s := &Server{version: o.Version, log: o.Logger, grace: o.ShutdownGrace, readTimeout: o.ReadTimeout, cacheDir: o.CacheDir, watch: o.Watch,
 		subs: map[chan struct{}]struct{}{}, reloadc: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.grace <= 0 {
 		s.grace = 5 * time.Second
+	}
+	if s.readTimeout <= 0 {
+		s.readTimeout = 30 * time.Second
 	}
 	st, err := s.newState(o.Config)
 	if err != nil {
@@ -283,8 +292,11 @@ func (s *Server) reloadWith(ctx context.Context, cfg *config.Config, err error) 
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler: s.handler,
-		// No WriteTimeout: it would cut long streams.
-		ReadHeaderTimeout: 10 * time.Second,
+		// No WriteTimeout: it would cut long streams. ReadTimeout runs from
+		// the request's first byte until its body is read, and applies again
+		// to each request on a kept-alive connection.
+		ReadHeaderTimeout: min(10*time.Second, s.readTimeout),
+		ReadTimeout:       s.readTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
