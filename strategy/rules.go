@@ -69,6 +69,7 @@ type Rules struct {
 
 type compiledRule struct {
 	prog   *vm.Program
+	cost   bound // what one evaluation may allocate
 	use    string
 	reason string // "rule 2 (strategy)", made once for the route header
 }
@@ -115,31 +116,33 @@ func CompileRules(whens, uses []string, origin string) (*Rules, error) {
 	}
 	rs := &Rules{rules: make([]compiledRule, len(whens)), origin: origin}
 	for i, when := range whens {
-		prog, err := compileWhen(when)
+		prog, cost, err := compileWhen(when)
 		if err != nil {
 			return nil, &RuleError{Origin: origin, Index: i, Field: "when", Value: when, Err: err}
 		}
 		if err := checkUse(uses[i]); err != nil {
 			return nil, &RuleError{Origin: origin, Index: i, Field: "use", Value: uses[i], Err: err}
 		}
-		rs.rules[i] = compiledRule{prog: prog, use: uses[i], reason: fmt.Sprintf("rule %d (%s)", i+1, origin)}
+		rs.rules[i] = compiledRule{prog: prog, cost: cost, use: uses[i], reason: fmt.Sprintf("rule %d (%s)", i+1, origin)}
 	}
 	return rs, nil
 }
 
-func compileWhen(when string) (prog *vm.Program, err error) {
+// compileWhen compiles a rule's condition and bounds what one evaluation
+// of it may allocate (see ruleCost).
+func compileWhen(when string) (prog *vm.Program, cost bound, err error) {
 	// A strategy is untrusted input, compiled on the poller's goroutine,
 	// where a panic would end the process.
 	defer func() {
 		if r := recover(); r != nil {
-			prog, err = nil, fmt.Errorf("cannot compile: %v", r)
+			prog, cost, err = nil, bound{}, &compilePanic{r}
 		}
 	}()
 	switch {
 	case strings.TrimSpace(when) == "":
-		return nil, errors.New("is empty")
+		return nil, bound{}, errors.New("is empty")
 	case utf8.RuneCountInString(when) > ruleMaxChars:
-		return nil, fmt.Errorf("is longer than %d characters", ruleMaxChars)
+		return nil, bound{}, fmt.Errorf("is longer than %d characters", ruleMaxChars)
 	}
 	g := &ruleGuard{}
 	opts := make([]expr.Option, 0, 5+len(ruleBuiltins))
@@ -151,14 +154,37 @@ func compileWhen(when string) (prog *vm.Program, err error) {
 	prog, err = expr.Compile(when, opts...)
 	if g.err != nil {
 		// What the guard refuses may well type-check: its error comes first.
-		return nil, g.err.Bind(file.NewSource(when))
+		return nil, bound{}, g.err.Bind(file.NewSource(when))
 	}
-	return prog, err
+	if err != nil {
+		return nil, bound{}, err
+	}
+	// The cost is bounded on the tree the VM runs: checked, so typed, and
+	// with the optimizer's folds.
+	cost, err = ruleCost(prog.Node())
+	if err != nil {
+		var fe *file.Error
+		if errors.As(err, &fe) {
+			err = fe.Bind(file.NewSource(when))
+		}
+		return nil, bound{}, err
+	}
+	return prog, cost, nil
 }
+
+// compilePanic is a panic of expr's compiler, recovered: the rule is refused
+// and the process lives on. FuzzRuleCompile looks for these.
+type compilePanic struct{ v any }
+
+func (e *compilePanic) Error() string { return fmt.Sprintf("cannot compile: %v", e.v) }
 
 // ruleGuard refuses what expr's options cannot switch off: $env (every
 // variable by name, bypassing the typed Env), and the list-walking builtins
-// and ranges, which the parser builds whatever builtins are disabled.
+// and ranges, which the parser builds whatever builtins are disabled. It
+// also refuses a matches pattern that is not a string literal, or that
+// compiles to a large program: the checker compiles a literal pattern right
+// after the guard, and a pattern made at run time would be compiled on
+// every evaluation, at a cost no bound on its length can cap.
 type ruleGuard struct {
 	err *file.Error // the first refusal
 }
@@ -182,8 +208,22 @@ func (g *ruleGuard) Visit(node *ast.Node) {
 			msg = fmt.Sprintf("function %s is not available in rules", n.Name)
 		}
 	case *ast.BinaryNode:
-		if n.Operator == ".." {
+		switch n.Operator {
+		case "..":
 			msg = "ranges are not available in rules"
+		case "matches":
+			s, ok := n.Right.(*ast.StringNode)
+			if !ok {
+				msg = "matches needs a string literal as its pattern in rules"
+				break
+			}
+			// A pattern that does not parse is left for the checker to report.
+			if size, err := regexpSize(s.Value); err == nil && size > ruleMaxRegexp {
+				msg = fmt.Sprintf("matches pattern compiles to about %d instructions; at most %d are allowed in rules", size, ruleMaxRegexp)
+				// Compilation goes on after a refusal: keep the checker
+				// from compiling the pattern all the same.
+				n.Right = &ast.StringNode{}
+			}
 		}
 	}
 	if msg != "" {

@@ -2,7 +2,9 @@ package strategy
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -261,17 +263,66 @@ func FuzzRuleCompile(f *testing.F) {
 		"stream && has_tools", `header("x-route") == "local"`, "prompt_chars > local_context * 3",
 		"est_tokens >", "$env.model", `all([1], # > 0)`, "1..3", `lower(model) in ["a", "b"]`,
 		`model matches "^gpt-[0-9]+"`, "let x = messages * 2; x > 3 ? stream : !stream",
+		`split(model, "")[1:3] == ["a"] || {"k": model}.k == "x"`, `string([model, 1.5, nil, {"a": true}]) != ""`,
+		`upper(lower(model)) + header("x") ?? "y" in split(trim(remote_model), "-")`,
+		doubling(`"xx"`, 17, concat, "len(%s) > 0"), doubling("model", 4, concat, "len(%s) > 0"),
 	} {
 		f.Add(when)
 	}
-	env := benchEnv()
+	for _, b := range costBombs {
+		f.Add(b.when)
+	}
+	envs := fuzzEnvs()
 	f.Fuzz(func(t *testing.T, when string) {
 		rs, err := CompileRules([]string{when}, []string{"local"}, "strategy")
+		if cp := (*compilePanic)(nil); errors.As(err, &cp) {
+			t.Fatalf("compiling %q panicked: %v", when, cp.v)
+		}
 		if err != nil {
 			return
 		}
-		rs.Match(&env)
+		c := rs.rules[0].cost
+		if !c.within(ruleCostLimit) {
+			t.Fatalf("%q compiled with cost %v, over the limit %v", when, c, ruleCostLimit)
+		}
+		for i := range envs {
+			env := envs[i]
+			l := longestInput(&env)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			rs.Match(&env) // must not panic, whatever the env
+			runtime.ReadMemStats(&after)
+			if got, want := after.TotalAlloc-before.TotalAlloc, c.at(float64(l)); float64(got) > want {
+				t.Errorf("%q on env %d allocated %d bytes, over its bound %v = %.0f for L = %d", when, i, got, c, want, l)
+			}
+		}
 	})
+}
+
+// fuzzEnvs are the envs FuzzRuleCompile evaluates rules against: empty,
+// typical, and long and hostile (invalid UTF-8, runes that grow when upper
+// cased, numbers at their limits).
+func fuzzEnvs() []Env {
+	long := strings.Repeat("ɐ\xffa-/", 1200)
+	return []Env{
+		{},
+		benchEnv(),
+		{
+			Model: long, Strategy: long, LocalModel: long, RemoteModel: long, Stream: true, HasImages: true, HasTools: true,
+			Messages: math.MinInt, PromptChars: math.MaxInt, EstTokens: -1, Hour: 25, Weekday: -1, LocalUp: true,
+			Header: func(string) string { return long },
+		},
+	}
+}
+
+// longestInput is L, for a cost bound, in an env from fuzzEnvs: its Header
+// gives one value whatever the name.
+func longestInput(env *Env) int {
+	l := max(len(env.Model), len(env.Strategy), len(env.LocalModel), len(env.RemoteModel))
+	if env.Header != nil {
+		l = max(l, len(env.Header("")))
+	}
+	return l
 }
 
 func TestRulesNil(t *testing.T) {
