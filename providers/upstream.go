@@ -7,13 +7,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // UpstreamOptions configure an Upstream. Zero durations get the defaults
 // DESIGN §3 gives: 120s to response headers, 60s between stream events,
-// 10s to connect.
+// 10s to connect. A non-streamed body gets both bounds again once its
+// headers are in: Timeout for the whole body, IdleTimeout between reads.
 type UpstreamOptions struct {
 	Name      string
 	UserAgent string
@@ -36,9 +38,17 @@ type Upstream struct {
 	name        string
 	header      http.Header
 	secrets     secrets
+	timeout     time.Duration
 	idleTimeout time.Duration
+	maxResponse int64
 	hc          *http.Client
 }
+
+// MaxResponse caps a non-streamed answer, in bytes. It is far above any
+// real completion and only stops a runaway upstream from exhausting memory.
+// It is a variable so that tests can lower it; an Upstream reads it once,
+// when it is made.
+var MaxResponse int64 = 64 << 20
 
 // NewUpstream returns an Upstream for o.
 func NewUpstream(o UpstreamOptions) *Upstream {
@@ -59,7 +69,8 @@ func NewUpstream(o UpstreamOptions) *Upstream {
 	if o.UserAgent != "" {
 		h.Set("User-Agent", o.UserAgent)
 	}
-	u := &Upstream{name: o.Name, header: h, idleTimeout: o.IdleTimeout, hc: newHTTPClient(o.ConnectTimeout, o.Timeout)}
+	u := &Upstream{name: o.Name, header: h, timeout: o.Timeout, idleTimeout: o.IdleTimeout, maxResponse: MaxResponse,
+		hc: newHTTPClient(o.ConnectTimeout, o.Timeout)}
 	for k, v := range o.Headers {
 		h.Set(k, v)
 		if v != "" {
@@ -121,9 +132,9 @@ func (u *Upstream) RedactError(e *Error) *Error {
 // status: refused, timed out, idle, or cut.
 func (u *Upstream) TransportError(ctx context.Context, stage Stage, err error) *Error {
 	e := &Error{Provider: u.name, Stage: stage, Err: err}
-	if cause := context.Cause(ctx); cause == ErrIdle {
+	if cause := context.Cause(ctx); cause == ErrIdle || cause == ErrAnswerIdle || cause == ErrAnswerTimeout {
 		e.Timeout = true
-		e.Message = ErrIdle.Error()
+		e.Message = cause.Error()
 		e.Err = cause
 		return e
 	}
@@ -166,6 +177,58 @@ func (u *Upstream) Send(ctx context.Context, url string, body []byte, accept str
 		return nil, u.RedactError(e)
 	}
 	return resp, nil
+}
+
+// ReadAnswer reads the body of a non-streamed answer, at most MaxResponse
+// bytes. ctx must be the one the request runs under and cancel its cancel
+// function. Once the headers are in, the transport's header timeout no
+// longer applies, so an upstream that sent 200 and then nothing, or a byte
+// now and then, would hold the client for ever: a body that brings no byte
+// for the idle timeout fails with ErrAnswerIdle, one not complete within the
+// timeout with ErrAnswerTimeout. The timeout is generous on purpose: some
+// vendors send the headers at once and keep the connection alive with
+// whitespace while the model works.
+func (u *Upstream) ReadAnswer(ctx context.Context, cancel context.CancelCauseFunc, resp *http.Response) ([]byte, error) {
+	whole := time.AfterFunc(u.timeout, func() { cancel(ErrAnswerTimeout) })
+	defer whole.Stop()
+	idle := time.AfterFunc(u.idleTimeout, func() { cancel(ErrAnswerIdle) })
+	defer idle.Stop()
+	r := &progressReader{r: resp.Body, progress: func() { idle.Reset(u.idleTimeout) }}
+	// One byte past the cap tells a body that fits exactly from a longer one.
+	body, err := io.ReadAll(io.LimitReader(r, u.maxResponse+1))
+	if err != nil {
+		return nil, u.TransportError(ctx, StageStream, err)
+	}
+	if int64(len(body)) > u.maxResponse {
+		return nil, &Error{Provider: u.name, Stage: StageStream, Status: http.StatusBadGateway,
+			Code: "upstream_response_too_large", Message: "upstream answer larger than " + byteSize(u.maxResponse), Err: ErrTooLarge}
+	}
+	return body, nil
+}
+
+// progressReader calls progress after every read that brought bytes.
+type progressReader struct {
+	r        io.Reader
+	progress func()
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.progress()
+	}
+	return n, err
+}
+
+// byteSize writes n for people: "64 MiB", "1 KiB", "1000 bytes".
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // Stream relays one upstream stream's chunks. Between events only an idle
@@ -230,6 +293,15 @@ func newHTTPClient(connect, header time.Duration) *http.Client {
 // ErrIdle is the cause a provider cancels a stream with when no event
 // arrived within its idle timeout.
 var ErrIdle = errors.New("no stream event within the idle timeout")
+
+// The causes ReadAnswer fails with. ErrTooLarge is wrapped in an *Error
+// with status 502; the two timeouts in one with Timeout set, so the gateway
+// answers 504 and may fall back as it would for a late header.
+var (
+	ErrAnswerIdle    = errors.New("answer stalled: no bytes within the idle timeout")
+	ErrAnswerTimeout = errors.New("answer not complete within the timeout after its headers")
+	ErrTooLarge      = errors.New("upstream answer too large")
+)
 
 // secrets are the values a provider must never show: its key and header values.
 type secrets []string

@@ -35,9 +35,11 @@ type Options struct {
 	// Headers are added to every request (e.g. anthropic-beta) and may
 	// override the defaults.
 	Headers map[string]string
-	// Timeout bounds the wait for the response headers; default 120s.
+	// Timeout bounds the wait for the response headers, then the rest of a
+	// non-streamed answer; default 120s.
 	Timeout time.Duration
-	// IdleTimeout bounds the gap between two stream events; default 60s.
+	// IdleTimeout bounds the gap between two stream events, or between two
+	// reads of a non-streamed answer; default 60s.
 	IdleTimeout time.Duration
 	// ConnectTimeout bounds dialing and the TLS handshake; default 10s.
 	ConnectTimeout time.Duration
@@ -55,9 +57,6 @@ type Client struct {
 	sigs      *signatureCache
 	now       func() time.Time
 }
-
-// maxResponse caps a non-streamed answer; far above any real completion.
-const maxResponse = 64 << 20
 
 // New returns a Client for o.
 func New(o Options) (*Client, error) {
@@ -93,14 +92,16 @@ func (c *Client) Name() string { return c.up.Name() }
 
 // ChatCompletion sends a non-streamed request and translates the answer.
 func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompletionRequest) (*providers.ChatCompletionResponse, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	resp, err := c.do(ctx, req, false)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	body, err := c.up.ReadAnswer(ctx, cancel, resp)
 	if err != nil {
-		return nil, c.up.TransportError(ctx, providers.StageStream, err)
+		return nil, err
 	}
 	// An error body with a 200 (a misbehaving proxy in between) must not
 	// become an empty answer.

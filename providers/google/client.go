@@ -33,9 +33,11 @@ type Options struct {
 	// APIKey is sent as x-goog-api-key, never in the URL. Required.
 	APIKey  string
 	Headers map[string]string
-	// Timeout bounds the wait for the upstream's response headers; default 120s.
+	// Timeout bounds the wait for the upstream's response headers, then
+	// the rest of a non-streamed answer; default 120s.
 	Timeout time.Duration
-	// IdleTimeout bounds the gap between two stream events; default 60s.
+	// IdleTimeout bounds the gap between two stream events, or between two
+	// reads of a non-streamed answer; default 60s.
 	IdleTimeout time.Duration
 	// ConnectTimeout bounds dialing and the TLS handshake; default 10s.
 	ConnectTimeout time.Duration
@@ -49,9 +51,6 @@ type Client struct {
 	sigs *sigCache
 	now  func() time.Time
 }
-
-// maxResponse caps a non-streamed answer; far above any real completion.
-const maxResponse = 64 << 20
 
 // New returns a Client for o.
 func New(o Options) (*Client, error) {
@@ -84,14 +83,16 @@ func (c *Client) Name() string { return c.up.Name() }
 
 // ChatCompletion sends a generateContent request.
 func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompletionRequest) (*providers.ChatCompletionResponse, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	resp, err := c.do(ctx, req, ":generateContent", "application/json")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	body, err := c.up.ReadAnswer(ctx, cancel, resp)
 	if err != nil {
-		return nil, c.up.TransportError(ctx, providers.StageStream, err)
+		return nil, err
 	}
 	var g generateResponse
 	if err := json.Unmarshal(body, &g); err != nil {

@@ -27,9 +27,11 @@ type Options struct {
 	BaseURL string // with the version path, e.g. https://api.deepseek.com/v1
 	APIKey  string // sent as a Bearer token, only to BaseURL
 	Headers map[string]string
-	// Timeout bounds the wait for the upstream's response headers; default 120s.
+	// Timeout bounds the wait for the upstream's response headers, then
+	// the rest of a non-streamed answer; default 120s.
 	Timeout time.Duration
-	// IdleTimeout bounds the gap between two stream events; default 60s.
+	// IdleTimeout bounds the gap between two stream events, or between two
+	// reads of a non-streamed answer; default 60s.
 	IdleTimeout time.Duration
 	// ConnectTimeout bounds dialing; default 10s.
 	ConnectTimeout time.Duration
@@ -42,9 +44,6 @@ type Client struct {
 	url       string // BaseURL + /chat/completions
 	modelsURL string
 }
-
-// maxResponse caps a non-streamed answer; far above any real completion.
-const maxResponse = 64 << 20
 
 // New returns a Client for o.
 func New(o Options) (*Client, error) {
@@ -67,14 +66,16 @@ func (c *Client) Name() string { return c.up.Name() }
 
 // ChatCompletion sends a non-streamed request.
 func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompletionRequest) (*providers.ChatCompletionResponse, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	resp, err := c.do(ctx, req, "application/json")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	body, err := c.up.ReadAnswer(ctx, cancel, resp)
 	if err != nil {
-		return nil, c.up.TransportError(ctx, providers.StageStream, err)
+		return nil, err
 	}
 	// The body goes to the client as is, so it is not validated in full
 	// (that would double the gateway's JSON work); a body that is not even
