@@ -295,10 +295,11 @@ func TestClientIncremental(t *testing.T) {
 
 // TestClientDisconnect: cancelling the caller ends the upstream request.
 func TestClientDisconnect(t *testing.T) {
-	gone := make(chan struct{})
+	arrived, gone := make(chan struct{}), make(chan struct{})
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.(http.Flusher).Flush()
+		close(arrived)
 		<-r.Context().Done()
 		close(gone)
 	})
@@ -308,7 +309,9 @@ func TestClientDisconnect(t *testing.T) {
 	go func() {
 		errc <- c.ChatCompletionStream(ctx, parse(t, `{"model":"m","stream":true,"messages":[{"role":"user","content":"Hi"}]}`), make(chan *providers.ChatCompletionStreamResponse))
 	}()
-	time.Sleep(50 * time.Millisecond)
+	// Cancel only once the request is in flight, so that it is the
+	// upstream's request that must end, not one never sent.
+	<-arrived
 	cancel()
 	select {
 	case <-gone:

@@ -755,7 +755,8 @@ func TestStreamTimeouts(t *testing.T) {
 			select {
 			case ch := <-out:
 				got = append(got, string(ch.Raw))
-				time.Sleep(300 * time.Millisecond) // three idle timeouts
+				// Hold the chunk for three idle timeouts.
+				<-timedOut(t, true, func(o *Options) { o.IdleTimeout = 300 * time.Millisecond })
 			case err := <-errc:
 				t.Fatalf("got error %v after %d chunks, want the whole stream", err, len(got))
 			}
@@ -771,30 +772,96 @@ func TestStreamTimeouts(t *testing.T) {
 	// Neither timeout bounds a whole stream: events that keep coming, each
 	// within the idle timeout, may take longer than both.
 	t.Run("slow steady stream outlives both timeouts", func(t *testing.T) {
+		// The upstream sends a chunk each time the reader asks for one,
+		// until the reader says both timeouts have passed: each gap is one
+		// round trip, the whole stream longer than either timeout.
+		next, finish, stopped := make(chan struct{}), make(chan struct{}), make(chan struct{})
 		up := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+			defer close(stopped)
 			w.Header().Set("Content-Type", "text/event-stream")
-			for i := 0; i < 15; i++ {
+			for {
 				io.WriteString(w, data(chunkHello))
 				http.NewResponseController(w).Flush()
-				time.Sleep(30 * time.Millisecond)
+				select {
+				case <-next:
+				case <-finish:
+					io.WriteString(w, done)
+					return
+				case <-r.Context().Done():
+					return
+				}
 			}
-			io.WriteString(w, done)
 		})
-		// 15 gaps of 30ms: the whole stream outlasts both 300ms timeouts,
-		// each gap is a tenth of the idle timeout.
-		c := newClient(t, up.URL+"/v1", func(o *Options) {
+		timeouts := func(o *Options) {
 			o.Timeout = 300 * time.Millisecond
 			o.IdleTimeout = 300 * time.Millisecond
-		})
-		start := time.Now()
-		got, err := collect(context.Background(), c, parse(t, clientBody, "m"))
-		if err != nil {
-			t.Fatalf("got error %v after %v, want none", err, time.Since(start))
 		}
-		if len(got) != 15 {
-			t.Errorf("got %d chunks, want 15", len(got))
+		c := newClient(t, up.URL+"/v1", timeouts)
+		out := make(chan *providers.ChatCompletionStreamResponse)
+		errc := make(chan error, 1)
+		go func() {
+			errc <- c.ChatCompletionStream(context.Background(), parse(t, clientBody, "m"), out)
+			close(out)
+		}()
+		var passed <-chan struct{}
+		n := 0
+		for range out {
+			n++
+			if passed == nil {
+				// Both timeouts are 300ms: once a silent upstream has hit
+				// the header timeout, so would have either.
+				passed = timedOut(t, false, timeouts)
+			}
+			select {
+			case <-passed:
+				close(finish) // the upstream sends [DONE] and no more chunks
+			default:
+				select {
+				case next <- struct{}{}:
+				case <-stopped:
+				}
+			}
+		}
+		if err := <-errc; err != nil {
+			t.Fatalf("got error %v after %d chunks, want none", err, n)
+		}
+		if n < 2 {
+			t.Errorf("got %d chunks, want at least 2", n)
 		}
 	})
+}
+
+// timedOut returns a channel closed once a request started now, with the
+// options edit sets, to an upstream that never answers has timed out: proof,
+// by the client's own clocks, that the timeout has passed. With headers the
+// upstream starts a stream and the idle timeout cuts it; without, the
+// header timeout does.
+func timedOut(t *testing.T, headers bool, edit func(*Options)) <-chan struct{} {
+	t.Helper()
+	silent := newUpstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if headers {
+			w.Header().Set("Content-Type", "text/event-stream")
+			http.NewResponseController(w).Flush()
+		}
+		<-r.Context().Done()
+	})
+	c := newClient(t, silent.URL+"/v1", edit)
+	req := parse(t, clientBody, "m")
+	passed := make(chan struct{})
+	go func() {
+		defer close(passed)
+		var err error
+		if headers {
+			_, err = collect(context.Background(), c, req)
+		} else {
+			_, err = c.ChatCompletion(context.Background(), req)
+		}
+		var e *providers.Error
+		if !errors.As(err, &e) || !e.Timeout {
+			t.Errorf("silent upstream: got %v, want a timeout", err)
+		}
+	}()
+	return passed
 }
 
 func TestRedirectNotFollowed(t *testing.T) {
@@ -971,10 +1038,12 @@ func TestClientCancelWhileBlockedOnOut(t *testing.T) {
 	up := newUpstream(t, sseHandler(data(chunkRole), data(chunkHello), done))
 	c := newClient(t, up.URL+"/v1", nil)
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan *providers.ChatCompletionStreamResponse) // never read
+	out := make(chan *providers.ChatCompletionStreamResponse) // read once, then never
 	errc := make(chan error, 1)
 	go func() { errc <- c.ChatCompletionStream(ctx, parse(t, clientBody, "m"), out) }()
-	time.Sleep(50 * time.Millisecond)
+	// After the first chunk the next one is already buffered, so the
+	// provider goes on to wait for out to take it.
+	<-out
 	cancel()
 	select {
 	case err := <-errc:
