@@ -129,9 +129,35 @@ var readerCases = []struct {
 		wantErr: io.ErrUnexpectedEOF,
 	},
 	{
-		name:    "cut after a lone carriage return",
+		// The spec ends a line at a lone CR too.
+		name:    "lone carriage return ends the last line",
 		in:      "data: a\r",
-		wantErr: io.ErrUnexpectedEOF,
+		want:    []ev{{Data: "a"}},
+		wantErr: io.EOF,
+	},
+	{
+		name:    "lone carriage return line endings",
+		in:      "event: x\rdata: a\rdata: b\r\rdata: c\r\r",
+		want:    []ev{{Name: "x", Data: "a\nb"}, {Data: "c"}},
+		wantErr: io.EOF,
+	},
+	{
+		name:    "mixed line endings",
+		in:      "data: a\r\ndata: b\ndata: c\r\r\ndata: d\n\r\n",
+		want:    []ev{{Data: "a\nb\nc"}, {Data: "d"}},
+		wantErr: io.EOF,
+	},
+	{
+		name:    "cr and lf are two line breaks",
+		in:      "data: a\n\rdata: b\n\n",
+		want:    []ev{{Data: "a"}, {Data: "b"}},
+		wantErr: io.EOF,
+	},
+	{
+		name:    "byte order mark at the start is dropped",
+		in:      "\uFEFFdata: a\n\ndata: \uFEFFb\n\n",
+		want:    []ev{{Data: "a"}, {Data: "\uFEFFb"}},
+		wantErr: io.EOF,
 	},
 	{
 		name:    "multi-byte utf-8",
@@ -228,6 +254,19 @@ func TestReaderEveryBoundary(t *testing.T) {
 				{Name: "error", Data: "a\nb"},
 				{Data: "[DONE]"},
 			},
+		},
+		{
+			// Splits between a CR and its LF, and after a lone CR.
+			name: "cr line endings",
+			in:   "data: a\r\ndata: b\rdata: c\r\r\ndata: d\r\r",
+			want: []ev{{Data: "a\nb\nc"}, {Data: "d"}},
+		},
+		{
+			// A read that ends with a whole CRLF: the LF after it is a
+			// blank line (found by FuzzReaderMultiline).
+			name: "crlf then lf",
+			in:   "data: a\r\n\ndata: b\r\n\n",
+			want: []ev{{Data: "a"}, {Data: "b"}},
 		},
 	}
 	for _, s := range streams {
