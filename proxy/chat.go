@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/sse"
 	"github.com/localrouter/localrouter/strategy"
 )
 
@@ -169,7 +170,7 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, p providers.Provi
 
 	rc := http.NewResponseController(w)
 	started := false
-	var buf []byte
+	var buf, data []byte
 	var writeErr error
 	for chunk := range ch {
 		if writeErr != nil {
@@ -186,13 +187,15 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, p providers.Provi
 		if chunk.Usage != nil {
 			rec.usage = chunk.Usage
 		}
-		buf = append(buf[:0], "data: "...)
 		var err error
-		if buf, err = chunk.AppendJSON(buf); err != nil {
+		if data, err = chunk.AppendJSON(data[:0]); err != nil {
 			s.log.Error("encode stream chunk", "err", err)
 			continue
 		}
-		buf = append(buf, "\n\n"...)
+		// One data line per line of the data: an upstream that split its
+		// JSON over several lines had them joined by the reader, and a raw
+		// newline inside one data line would break the client's framing.
+		buf = sse.AppendEvent(buf[:0], data)
 		// Flush unless the next event is already waiting: events that arrived
 		// together leave together, and none ever waits for a later one.
 		if _, writeErr = w.Write(buf); writeErr == nil && len(ch) == 0 {
