@@ -19,6 +19,23 @@ import (
 // client.
 const streamBuffer = 16
 
+// errShuttingDown is the cause Serve cancels the requests still running
+// when the shutdown grace period ends with; lastWords is how long they then
+// have to send their clients a final error before the connections close.
+var errShuttingDown = errors.New("LocalRouter is shutting down")
+
+const lastWords = time.Second
+
+// shuttingDown reports whether r was cut because the server is shutting down.
+func shuttingDown(r *http.Request) bool {
+	return context.Cause(r.Context()) == errShuttingDown
+}
+
+func shutdownError() *apiError {
+	return newAPIError(http.StatusServiceUnavailable, "server_error", "shutting_down", "",
+		"LocalRouter is shutting down: the request was still running when the shutdown grace period ended; retry it")
+}
+
 // chat serves POST /v1/chat/completions.
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -209,7 +226,7 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, p providers.Provi
 	err := <-errc
 
 	switch {
-	case r.Context().Err() != nil || writeErr != nil:
+	case writeErr != nil || r.Context().Err() != nil && !shuttingDown(r):
 		rec.status = statusClientClosed
 		rec.err = "client closed the stream"
 	case err == nil:
@@ -222,6 +239,12 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, p providers.Provi
 		rec.status = http.StatusOK
 	case !started:
 		return err
+	case shuttingDown(r):
+		aerr := shutdownError()
+		w.Write(streamErrorEvent(aerr))
+		rc.Flush()
+		rec.status = aerr.status
+		rec.err = "stream cut by the shutdown"
 	default:
 		// The status line is gone; all that is left is to say so in-band.
 		aerr := errorFor(err)
@@ -234,6 +257,12 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, p providers.Provi
 }
 
 func (s *Server) upstreamFailed(w http.ResponseWriter, r *http.Request, err error, rec *requestLog) {
+	if shuttingDown(r) {
+		aerr := shutdownError()
+		rec.fail(aerr.status, aerr)
+		writeError(w, aerr)
+		return
+	}
 	if r.Context().Err() != nil {
 		rec.status = statusClientClosed
 		rec.err = "client closed the request"

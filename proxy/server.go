@@ -288,8 +288,14 @@ func (s *Server) reloadWith(ctx context.Context, cfg *config.Config, err error) 
 }
 
 // Serve serves on ln until ctx ends, then lets running requests and streams
-// finish for the shutdown grace period before closing them.
+// finish for the shutdown grace period before closing them; those still
+// running then first tell their clients why (a final stream error event,
+// or a 503).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// Requests run under base, so that the streams still running when the
+	// grace period ends learn why they are cut and can tell their clients.
+	base, cut := context.WithCancelCause(context.Background())
+	defer cut(nil)
 	srv := &http.Server{
 		Handler: s.handler,
 		// No WriteTimeout: it would cut long streams. ReadTimeout runs from
@@ -299,6 +305,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       s.readTimeout,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return base },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -312,6 +319,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	err := srv.Shutdown(sctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		s.log.Warn("shutdown: streams still running after the grace period were closed", "grace", s.grace)
+		cut(errShuttingDown)
+		// A moment for each to send its final error event before the close.
+		fctx, fcancel := context.WithTimeout(context.Background(), lastWords)
+		srv.Shutdown(fctx)
+		fcancel()
 		err = srv.Close()
 	}
 	<-errc
