@@ -38,6 +38,11 @@ const (
 	costMapEntry  = 128     // one entry of a map literal, its share of the table included
 	costRegexpPer = 512     // one instruction of a regexp's matching machine
 	costRegexp    = 40 << 10
+	// An evaluation stops at its first error, whose message may quote a
+	// value (int's argument, a missing key) and is copied a few times on
+	// its way out of the VM.
+	costErr    = 4 << 10
+	costErrPer = 16
 	// costRounding covers Go rounding each allocation up to its size class
 	// or page: a 32 KiB + 1 byte string takes 40 KiB.
 	costRounding = 1.25
@@ -80,6 +85,7 @@ func ruleCost(n ast.Node) (bound, error) {
 	if _, err := m.eval(n); err != nil {
 		return bound{}, err
 	}
+	m.charge(n, m.quoted.times(costErrPer).plus(costErr))
 	if m.over != nil {
 		return bound{}, &file.Error{Location: m.over.Location(), Message: fmt.Sprintf(
 			"could allocate %s plus %s× its longest input string per evaluation; rules may allocate at most %s plus %d×",
@@ -93,6 +99,8 @@ type costModel struct {
 	vars  map[string]costValue // the let variables in scope
 	alloc bound                // allocated so far
 	over  ast.Node             // the node at which alloc first passed the limit
+	// quoted bounds the largest value a run-time error may quote.
+	quoted bound
 }
 
 // charge adds b to the allocations, blaming n if that passes the limit.
@@ -163,9 +171,11 @@ func (m *costModel) value(node ast.Node) (costValue, error) {
 		if err != nil {
 			return costValue{}, err
 		}
-		if _, err := m.eval(n.Property); err != nil {
+		p, err := m.eval(n.Property)
+		if err != nil {
 			return costValue{}, err
 		}
+		m.quoted = m.quoted.max(p.size) // "cannot fetch <key> from …"
 		// An element is no larger than its list; a string's byte is a number.
 		return costValue{size: v.size.plus(costScalar), elems: v.elems}, nil
 	case *ast.SliceNode:
@@ -181,7 +191,8 @@ func (m *costModel) value(node ast.Node) (costValue, error) {
 				return costValue{}, err
 			}
 		}
-		return v, nil // a slice shares its list's or string's memory
+		m.quoted = m.quoted.max(v.size) // "cannot slice <value>"
+		return v, nil                   // a slice shares its list's or string's memory
 	case *ast.CallNode:
 		// header(name) is the only function a rule can call; it returns a
 		// header value without copying it.
@@ -301,7 +312,10 @@ func (m *costModel) builtin(n *ast.BuiltinNode) (costValue, error) {
 	}
 	a := args[0]
 	switch n.Name {
-	case "len", "abs", "ceil", "floor", "round", "int", "float", "hasPrefix", "hasSuffix", "indexOf", "lastIndexOf":
+	case "int", "float":
+		m.quoted = m.quoted.max(a.size) // strconv's error quotes a string that is no number
+		return scalarValue, nil
+	case "len", "abs", "ceil", "floor", "round", "hasPrefix", "hasSuffix", "indexOf", "lastIndexOf":
 		return scalarValue, nil
 	case "trim", "trimPrefix", "trimSuffix":
 		return costValue{size: a.size}, nil // a substring

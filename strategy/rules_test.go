@@ -266,6 +266,8 @@ func FuzzRuleCompile(f *testing.F) {
 		`split(model, "")[1:3] == ["a"] || {"k": model}.k == "x"`, `string([model, 1.5, nil, {"a": true}]) != ""`,
 		`upper(lower(model)) + header("x") ?? "y" in split(trim(remote_model), "-")`,
 		doubling(`"xx"`, 17, concat, "len(%s) > 0"), doubling("model", 4, concat, "len(%s) > 0"),
+		// Run-time errors that quote an input.
+		`int(model) > 0`, `float(header("x")) > 1`, `{"a": nil}.a[model] == 1`, `{"k": {"a": model}}.k[0:1] == nil`,
 	} {
 		f.Add(when)
 	}
