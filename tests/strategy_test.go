@@ -773,6 +773,8 @@ func TestStrategyFailuresKeepRouting(t *testing.T) {
 		{"empty rule", `{"strategy":"remote","rules":[{"when":"","use":"remote"}]}`, 200, "when"},
 		{"oversized", `{"strategy":"remote","pad":"` + strings.Repeat("x", 1<<20) + `"}`, 200, "1 MiB"},
 		{"slow", stratRemote, 200, "no answer within"},
+		// 565 characters that allocate 512 MiB on every request they see.
+		{"rule too costly", costlyStrategy(t), 200, "could allocate"},
 	} {
 		a := &stratAnswer{status: c.status, body: c.body}
 		if c.name == "slow" {
@@ -1012,4 +1014,20 @@ func TestStrategyRulesRouteByFacts(t *testing.T) {
 	if r := g.mustChat(t, "auto", false, image, nil); r.status != 200 || r.route != routeLocal+" (override)" {
 		t.Errorf("image with override local: %v", r)
 	}
+}
+
+// costlyStrategy is a strategy whose rule doubles a string 27 times with
+// let: short enough for every length limit, and 512 MiB per evaluation.
+func costlyStrategy(t *testing.T) string {
+	var b strings.Builder
+	b.WriteString(`let s0 = "xx"; `)
+	for i := 1; i <= 27; i++ {
+		fmt.Fprintf(&b, "let s%d = s%d + s%d; ", i, i-1, i-1)
+	}
+	b.WriteString("len(s27) > 0")
+	doc, err := json.Marshal(map[string]any{"strategy": "remote", "rules": []map[string]string{{"when": b.String(), "use": "remote"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(doc)
 }
