@@ -169,3 +169,104 @@ func skipValue(b []byte, i int) int {
 	}
 	return i
 }
+
+// requestWire is ChatCompletionRequest as Decode decodes it when there are
+// tool calls or reasoning: the same fields and tags (a test keeps them in
+// step), with the long strings of messages as wireString, which unquotes in
+// one allocation where encoding/json makes two (issue 9). Tool call
+// arguments, always escaped since they are JSON inside a string, are much
+// of an agent's request.
+type requestWire struct {
+	Model               string          `json:"model"`
+	Messages            []messageWire   `json:"messages"`
+	Stream              bool            `json:"stream,omitempty"`
+	StreamOptions       *StreamOptions  `json:"stream_options,omitempty"`
+	MaxTokens           *int            `json:"max_tokens,omitempty"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens,omitempty"`
+	Temperature         *float64        `json:"temperature,omitempty"`
+	TopP                *float64        `json:"top_p,omitempty"`
+	N                   *int            `json:"n,omitempty"`
+	Stop                Stop            `json:"stop,omitempty"`
+	Tools               []Tool          `json:"tools,omitempty"`
+	ToolChoice          json.RawMessage `json:"tool_choice,omitempty"`
+	ResponseFormat      json.RawMessage `json:"response_format,omitempty"`
+	ReasoningEffort     string          `json:"reasoning_effort,omitempty"`
+	User                string          `json:"user,omitempty"`
+}
+
+type messageWire struct {
+	Role             string         `json:"role"`
+	Content          Content        `json:"content"`
+	Name             string         `json:"name,omitempty"`
+	ToolCalls        []toolCallWire `json:"tool_calls,omitempty"`
+	ToolCallID       string         `json:"tool_call_id,omitempty"`
+	ReasoningContent wireString     `json:"reasoning_content,omitempty"`
+}
+
+type toolCallWire struct {
+	Index    *int             `json:"index,omitempty"`
+	ID       string           `json:"id,omitempty"`
+	Type     string           `json:"type,omitempty"`
+	Function functionCallWire `json:"function"`
+}
+
+type functionCallWire struct {
+	Name      string     `json:"name,omitempty"`
+	Arguments wireString `json:"arguments"`
+}
+
+// decodeRequest decodes raw into r's typed fields as json.Unmarshal(raw, r)
+// does. On any error it runs json.Unmarshal(raw, r) itself, so that the
+// error and what is left decoded are encoding/json's.
+func decodeRequest(raw []byte, r *ChatCompletionRequest) error {
+	if r.Messages != nil {
+		return json.Unmarshal(raw, r) // decoding would merge into them
+	}
+	// The scan counted the messages: presized, the slice does not grow by
+	// doubling. (The key is there, so the slice is replaced as
+	// json.Unmarshal replaces it.)
+	n := 0
+	if r.scanned {
+		n = r.facts.Messages
+	}
+	// requestWire pays off for the long strings it unquotes once, but costs
+	// a second array of messages: a request of many short messages would
+	// pay more than it saves. Either way the result is the same.
+	if !bytes.Contains(raw, []byte(`"tool_calls"`)) && !bytes.Contains(raw, []byte(`"reasoning_content"`)) {
+		if n > 0 {
+			r.Messages = make([]Message, 0, n)
+		}
+		return json.Unmarshal(raw, r)
+	}
+	// Fields the body lacks keep their values, as with json.Unmarshal.
+	w := requestWire{Model: r.Model, Stream: r.Stream, StreamOptions: r.StreamOptions,
+		MaxTokens: r.MaxTokens, MaxCompletionTokens: r.MaxCompletionTokens, Temperature: r.Temperature, TopP: r.TopP, N: r.N,
+		Stop: r.Stop, Tools: r.Tools, ToolChoice: r.ToolChoice, ResponseFormat: r.ResponseFormat,
+		ReasoningEffort: r.ReasoningEffort, User: r.User}
+	if n > 0 {
+		w.Messages = make([]messageWire, 0, n)
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return json.Unmarshal(raw, r)
+	}
+	r.Model, r.Stream, r.StreamOptions = w.Model, w.Stream, w.StreamOptions
+	r.MaxTokens, r.MaxCompletionTokens, r.Temperature, r.TopP, r.N = w.MaxTokens, w.MaxCompletionTokens, w.Temperature, w.TopP, w.N
+	r.Stop, r.Tools, r.ToolChoice, r.ResponseFormat = w.Stop, w.Tools, w.ToolChoice, w.ResponseFormat
+	r.ReasoningEffort, r.User = w.ReasoningEffort, w.User
+	if w.Messages != nil {
+		r.Messages = make([]Message, len(w.Messages))
+	}
+	for i := range w.Messages {
+		m, wm := &r.Messages[i], &w.Messages[i]
+		m.Role, m.Content, m.Name, m.ToolCallID = wm.Role, wm.Content, wm.Name, wm.ToolCallID
+		m.ReasoningContent = string(wm.ReasoningContent)
+		if wm.ToolCalls != nil {
+			m.ToolCalls = make([]ToolCall, len(wm.ToolCalls))
+		}
+		for j, tc := range wm.ToolCalls {
+			m.ToolCalls[j] = ToolCall{Index: tc.Index, ID: tc.ID, Type: tc.Type,
+				Function: FunctionCall{Name: tc.Function.Name, Arguments: string(tc.Function.Arguments)}}
+		}
+	}
+	return nil
+}

@@ -35,6 +35,20 @@ type ChatCompletionRequest struct {
 	modelSpan [2]int // where Raw's only model value sits; zero when unknown
 }
 
+// Forget drops what Decode filled in and keeps what ParseRequest found
+// (Raw, Model, Stream, StreamOptions), so that a translating provider does
+// not hold a large request's text a second time while the upstream reads
+// the translation (issue 9). A later Decode, say after a failover, fills
+// the fields in again. It does nothing to a request not from ParseRequest,
+// whose fields may have been set in code.
+func (r *ChatCompletionRequest) Forget() {
+	if !r.decoded || !r.scanned {
+		return
+	}
+	*r = ChatCompletionRequest{Model: r.Model, Stream: r.Stream, StreamOptions: r.StreamOptions, Raw: r.Raw,
+		facts: r.facts, scanned: true, modelSpan: r.modelSpan}
+}
+
 // IncludeUsage reports whether the client asked for a final usage chunk.
 func (r *ChatCompletionRequest) IncludeUsage() bool {
 	return r.StreamOptions != nil && r.StreamOptions.IncludeUsage
@@ -98,12 +112,69 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 			c.Text = string(s)
 			return nil
 		}
-		return json.Unmarshal(b, &c.Text)
+		t, ok := unquote(b)
+		if !ok {
+			return json.Unmarshal(b, &c.Text) // for encoding/json's error
+		}
+		c.Text = t
+		return nil
 	case b[0] == '[':
 		*c = Content{IsParts: true}
-		return json.Unmarshal(b, &c.Parts)
+		return c.unmarshalParts(b)
 	}
 	return errors.New("content must be a string or an array of parts")
+}
+
+// partWire is ContentPart as it is decoded: its strings are unquoted in
+// one allocation each instead of encoding/json's two (issue 9).
+type partWire struct {
+	Type     wireString    `json:"type"`
+	Text     wireString    `json:"text,omitempty"`
+	ImageURL *imageURLWire `json:"image_url,omitempty"`
+}
+
+type imageURLWire struct {
+	URL    wireString `json:"url"`
+	Detail wireString `json:"detail,omitempty"`
+}
+
+// unmarshalParts decodes an array of parts. On any error it decodes again
+// the plain way, so that the error and what is left decoded are exactly
+// encoding/json's.
+func (c *Content) unmarshalParts(b []byte) error {
+	var ws []partWire
+	if err := json.Unmarshal(b, &ws); err != nil {
+		return json.Unmarshal(b, &c.Parts)
+	}
+	c.Parts = make([]ContentPart, len(ws))
+	for i, w := range ws {
+		p := &c.Parts[i]
+		p.Type, p.Text = string(w.Type), string(w.Text)
+		if u := w.ImageURL; u != nil {
+			p.ImageURL = &ImageURL{URL: string(u.URL), Detail: string(u.Detail)}
+		}
+	}
+	return nil
+}
+
+// wireString decodes like a string field, null included, but unquotes in
+// one allocation. Any other JSON value is an error; the caller then decodes
+// again into the real type for encoding/json's own error.
+type wireString string
+
+var errNotString = errors.New("not a string")
+
+// UnmarshalJSON accepts a string or null.
+func (s *wireString) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil // leaves the value, as for a string
+	}
+	v, ok := unquote(b)
+	if !ok {
+		return errNotString
+	}
+	*s = wireString(v)
+	return nil
 }
 
 // MarshalJSON writes the form the content arrived in.
