@@ -186,6 +186,7 @@ func (c *Client) do(ctx context.Context, req *providers.ChatCompletionRequest, s
 	if err != nil {
 		return nil, fmt.Errorf("%s: encode request: %w", c.up.Name(), err)
 	}
+	req.Forget() // body has it all: don't hold the text twice while it is sent
 	accept := "application/json"
 	if stream {
 		accept = "text/event-stream"
@@ -194,8 +195,6 @@ func (c *Client) do(ctx context.Context, req *providers.ChatCompletionRequest, s
 		return c.upstreamError(providers.StageStatus, status, b, nil)
 	})
 }
-
-func encodeRequest(mr *messagesRequest) ([]byte, error) { return marshal(mr) }
 
 var _ providers.Provider = (*Client)(nil)
 

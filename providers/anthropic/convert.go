@@ -54,7 +54,7 @@ func toMessagesRequest(req *providers.ChatCompletionRequest, o convertOptions) (
 	if req.N != nil && *req.N > 1 {
 		return nil, &providers.RequestError{Param: "n", Msg: "anthropic: n > 1 is not supported"}
 	}
-	out := &messagesRequest{Model: req.Model, Stream: req.Stream}
+	out := &messagesRequest{Model: req.Model, Stream: req.Stream, Messages: make([]message, 0, len(req.Messages))}
 	for _, st := range req.Stop {
 		if st != "" { // the API refuses empty stop sequences
 			out.StopSequences = append(out.StopSequences, st)
@@ -147,7 +147,7 @@ func toMessagesRequest(req *providers.ChatCompletionRequest, o convertOptions) (
 		}
 	}
 	if len(system) > 0 {
-		out.System, _ = marshal(system)
+		out.System = encodeBlocks(system)
 	}
 
 	if err := toolsFor(req, out); err != nil {
@@ -297,7 +297,7 @@ func toolResult(m *providers.Message, i int) (block, error) {
 	}
 	if !hasImage {
 		if s := strings.Join(texts(m.Content), "\n"); s != "" {
-			b.Content, _ = marshal(s)
+			b.Content = encodeString(s)
 		}
 		return b, nil
 	}
@@ -305,7 +305,7 @@ func toolResult(m *providers.Message, i int) (block, error) {
 	if err != nil {
 		return block{}, err
 	}
-	b.Content, _ = marshal(blocks)
+	b.Content = encodeBlocks(blocks)
 	return b, nil
 }
 
