@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -37,7 +36,7 @@ func (r *ChatCompletionRequest) Decode() error {
 		return nil
 	}
 	model, raw, facts, span, scanned := r.Model, r.Raw, r.facts, r.modelSpan, r.scanned
-	if err := decodeRequest(raw, r); err != nil {
+	if err := json.Unmarshal(raw, r); err != nil {
 		r.Model, r.Raw = model, raw
 		return &RequestError{Msg: "request body is not valid Chat Completions JSON: " + err.Error()}
 	}
@@ -281,8 +280,8 @@ func (s *scanner) message() error {
 		case "content":
 			return s.content()
 		case "role":
-			str, _, err := s.stringValue()
-			if str == "tool" {
+			tool, err := s.stringIs("tool")
+			if tool {
 				f.HasTools = true
 			}
 			return err
@@ -330,16 +329,17 @@ func (s *scanner) part() error {
 				return s.countedString()
 			}
 		case "image_url":
+			// As for a decoded request: a null image_url is no image.
+			if s.i < len(s.b) && s.b[s.i] == 'n' {
+				return s.literal("null")
+			}
 			s.req.facts.HasImages = true
 		case "type":
-			start := s.i
-			if err := s.value(); err != nil {
-				return err
-			}
-			if string(s.b[start:s.i]) == `"image_url"` {
+			image, err := s.stringIs("image_url")
+			if image {
 				s.req.facts.HasImages = true
 			}
-			return nil
+			return err
 		}
 		return s.value()
 	})
@@ -406,17 +406,31 @@ func (s *scanner) stringValue() (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	if !esc {
-		v := string(s.b[start+1 : s.i-1])
-		if !utf8.ValidString(v) {
-			// As encoding/json does; the name ends up in a response header.
-			v = strings.ToValidUTF8(v, "\uFFFD")
-		}
-		return v, true, nil
+	if raw := s.b[start+1 : s.i-1]; !esc && utf8.Valid(raw) {
+		return string(raw), true, nil
 	}
+	// Decoding also turns each invalid byte into U+FFFD, as encoding/json
+	// does; the name ends up in a response header.
 	var v string
 	json.Unmarshal(s.b[start:s.i], &v)
 	return v, true, nil
+}
+
+// stringIs scans a value and reports whether it is the string lit, by its
+// decoded value; unlike stringValue it allocates nothing for a string
+// without escapes.
+func (s *scanner) stringIs(lit string) (bool, error) {
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
+		return false, s.value()
+	}
+	start := s.i
+	esc, err := s.str()
+	if err != nil || !esc {
+		return err == nil && string(s.b[start+1:s.i-1]) == lit, err
+	}
+	var v string
+	json.Unmarshal(s.b[start:s.i], &v)
+	return v == lit, nil
 }
 
 // countedString scans a string and adds its characters to PromptChars.
@@ -434,9 +448,10 @@ func (s *scanner) countString(n *int) error {
 		*n += runeCount(raw)
 		return nil
 	}
-	// An escape counts as the one character it stands for. Most prompts
-	// have escapes (a newline is one): count them without decoding (issue 9).
-	*n += unquotedRuneCount(s.b[start:s.i])
+	// Escapes are rare in prompts but count as the one character each stands for.
+	var v string
+	json.Unmarshal(s.b[start:s.i], &v)
+	*n += utf8.RuneCountInString(v)
 	return nil
 }
 

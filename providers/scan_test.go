@@ -86,6 +86,57 @@ func TestParseRequestFacts(t *testing.T) {
 	}
 }
 
+// TestParseRequestDecodedValues checks that the scan reads values as a
+// decoder does, as the request built from the same body would.
+func TestParseRequestDecodedValues(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		model      string
+		want       Facts
+	}{
+		{
+			name: "escaped image_url type",
+			body: `{"messages":[{"role":"user","content":[{"type":"image\u005furl"}]}]}`,
+			want: Facts{Messages: 1, EstTokens: 3 + 3, HasImages: true},
+		},
+		{
+			name: "image_url null is no image",
+			body: `{"messages":[{"role":"user","content":[{"type":"text","text":"Hi","image_url":null}]}]}`,
+			want: Facts{Messages: 1, PromptChars: 2, EstTokens: 1 + 3 + 3},
+		},
+		{
+			name: "escaped tool role",
+			body: `{"messages":[{"role":"to\u006fl","content":"42"}]}`,
+			want: Facts{Messages: 1, PromptChars: 2, EstTokens: 1 + 3 + 3, HasTools: true},
+		},
+		{
+			name:  "each invalid byte of the model is one U+FFFD",
+			body:  "{\"model\":\"a\xff\xfeb\"}",
+			model: "a\uFFFD\uFFFDb",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := ParseRequest([]byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := req.Facts(); got != tc.want {
+				t.Errorf("got facts %+v, want %+v", got, tc.want)
+			}
+			if req.Model != tc.model {
+				t.Errorf("got model %q, want %q", req.Model, tc.model)
+			}
+			var typed ChatCompletionRequest
+			if err := json.Unmarshal([]byte(tc.body), &typed); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := typed.Facts(), tc.want; got != want || typed.Model != tc.model {
+				t.Errorf("the decoded request has model %q and facts %+v, want %q and %+v", typed.Model, got, tc.model, want)
+			}
+		})
+	}
+}
+
 func BenchmarkParseRequest(b *testing.B) {
 	body := []byte(`{"model":"auto","messages":[{"role":"system","content":"You are a helpful coding assistant."},` +
 		`{"role":"user","content":"` + strings.Repeat("Explain this Go code. ", 80) + `"}],"temperature":0.2,"max_tokens":512}`)
