@@ -180,10 +180,11 @@ func (c *Client) do(ctx context.Context, req *providers.ChatCompletionRequest, m
 	if err != nil {
 		return nil, err
 	}
-	body, err := json.Marshal(g)
+	body, err := encodeRequest(g)
 	if err != nil {
 		return nil, fmt.Errorf("%s: encode request: %w", c.up.Name(), err)
 	}
+	req.Forget() // body has it all: don't hold the text twice while it is sent
 	model := strings.TrimPrefix(req.Model, "models/")
 	return c.up.Send(ctx, c.base+url.PathEscape(model)+method, body, accept, c.statusError)
 }

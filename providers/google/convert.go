@@ -22,7 +22,7 @@ const dummySignature = "skip_thought_signature_validator"
 // toGenerateRequest translates a decoded Chat Completions request. sigs
 // restores the thought signatures of earlier function calls; it may be nil.
 func toGenerateRequest(req *providers.ChatCompletionRequest, sigs *sigCache) (*generateRequest, error) {
-	g := &generateRequest{Contents: []content{}}
+	g := &generateRequest{Contents: make([]content, 0, len(req.Messages))}
 	var system []part
 	// callNames maps tool call ids of earlier assistant turns to their
 	// function names: Gemini matches a functionResponse to its call by name.
@@ -301,8 +301,7 @@ func argsObject(s string) json.RawMessage {
 	if t[0] == '{' && json.Valid([]byte(t)) {
 		return compact(t)
 	}
-	b, _ := json.Marshal(map[string]string{"arguments": s})
-	return b
+	return wrapString("arguments", s)
 }
 
 // responseObject turns a tool result into functionResponse.response, which
@@ -313,7 +312,19 @@ func responseObject(s string) json.RawMessage {
 	if t != "" && t[0] == '{' && json.Valid([]byte(t)) {
 		return compact(t)
 	}
-	b, _ := json.Marshal(map[string]string{"result": s})
+	return wrapString("result", s)
+}
+
+// wrapString returns {key: s} at its exact size: a tool result may be
+// large, and json.Marshal would copy it several times.
+func wrapString(key, s string) json.RawMessage {
+	b, _ := providers.EncodeJSON(func(w *providers.JSONWriter) {
+		w.Raw("{")
+		w.String(key)
+		w.Raw(":")
+		w.String(s)
+		w.Raw("}")
+	})
 	return b
 }
 
