@@ -36,7 +36,7 @@ func (r *ChatCompletionRequest) Decode() error {
 		return nil
 	}
 	model, raw, facts, span, scanned := r.Model, r.Raw, r.facts, r.modelSpan, r.scanned
-	if err := json.Unmarshal(raw, r); err != nil {
+	if err := decodeRequest(raw, r); err != nil {
 		r.Model, r.Raw = model, raw
 		return &RequestError{Msg: "request body is not valid Chat Completions JSON: " + err.Error()}
 	}
@@ -448,10 +448,9 @@ func (s *scanner) countString(n *int) error {
 		*n += runeCount(raw)
 		return nil
 	}
-	// Escapes are rare in prompts but count as the one character each stands for.
-	var v string
-	json.Unmarshal(s.b[start:s.i], &v)
-	*n += utf8.RuneCountInString(v)
+	// An escape counts as the one character it stands for. Most prompts
+	// have escapes (a newline is one): count them without decoding (issue 9).
+	*n += unquotedRuneCount(s.b[start:s.i])
 	return nil
 }
 
