@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 )
 
@@ -150,7 +151,7 @@ func (r *Reader) readLine() ([]byte, error) {
 	}
 	for {
 		if r.pos == len(r.win) {
-			if err := r.fill(); err != nil {
+			if err := r.fill(0); err != nil {
 				if err == io.EOF && len(r.line) > 0 {
 					return nil, io.ErrUnexpectedEOF
 				}
@@ -170,6 +171,17 @@ func (r *Reader) readLine() ([]byte, error) {
 			// The line goes on past what is buffered.
 			if len(r.line)+len(buf) > r.maxLine {
 				return nil, r.fail("event line", r.maxLine)
+			}
+			if len(r.line) == 0 && len(buf) < r.br.Size() {
+				// Let br read the rest of the line beside its start, as
+				// ReadSlice would, rather than copy the start out.
+				if err := r.fill(len(buf)); err != nil {
+					if err == io.EOF {
+						return nil, io.ErrUnexpectedEOF
+					}
+					return nil, err
+				}
+				continue
 			}
 			r.line = append(grow(r.line, len(buf), r.maxLine), buf...)
 			r.pos = len(r.win)
@@ -195,16 +207,15 @@ func (r *Reader) readLine() ([]byte, error) {
 	}
 }
 
-// fill hands the parsed window back to br and peeks at the next input.
-func (r *Reader) fill() error {
-	r.br.Discard(len(r.win)) // buffered bytes: cannot fail
-	r.win, r.pos = nil, 0
-	if _, err := r.br.Peek(1); err != nil {
-		return err
-	}
+// fill hands the parsed window back to br but for its last keep bytes, the
+// start of a line, and peeks at what br has once it has read more.
+func (r *Reader) fill(keep int) error {
+	r.br.Discard(len(r.win) - keep) // buffered bytes: cannot fail
+	_, err := r.br.Peek(keep + 1)
 	r.win, _ = r.br.Peek(r.br.Buffered())
+	r.pos = 0
 	r.cr = indexFrom(r.win, 0, '\r')
-	return nil
+	return err
 }
 
 // lineEnd returns where the line at pos ends and where the next one begins,
@@ -240,14 +251,17 @@ func (r *Reader) fail(what string, limit int) error {
 }
 
 // grow returns b with room for n more bytes, never more than limit in all.
-// It doubles where append would grow a large slice by a quarter, which would
-// copy a multi-MiB line over and over.
+// Past 64 KiB it doubles, where append would grow by a quarter and copy a
+// multi-MiB line over and over.
 func grow(b []byte, n, limit int) []byte {
 	need := len(b) + n
 	if need <= cap(b) {
 		return b
 	}
-	nb := make([]byte, len(b), min(max(2*cap(b), need, 512), limit))
+	if need <= 64<<10 {
+		return slices.Grow(b, n)
+	}
+	nb := make([]byte, len(b), min(max(2*cap(b), need), limit))
 	copy(nb, b)
 	return nb
 }
