@@ -187,7 +187,8 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, p providers.Provi
 
 	rc := http.NewResponseController(w)
 	started := false
-	var buf, data []byte
+	buf := make([]byte, 0, 512) // room for a typical event
+	var scratch []byte
 	var writeErr error
 	for chunk := range ch {
 		if writeErr != nil {
@@ -204,10 +205,14 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, p providers.Provi
 		if chunk.Usage != nil {
 			rec.usage = chunk.Usage
 		}
-		var err error
-		if data, err = chunk.AppendJSON(data[:0]); err != nil {
-			s.log.Error("encode stream chunk", "err", err)
-			continue
+		data := chunk.Raw // an OpenAI-compatible upstream's data, as it came
+		if data == nil {
+			var err error
+			if scratch, err = chunk.AppendJSON(scratch[:0]); err != nil {
+				s.log.Error("encode stream chunk", "err", err)
+				continue
+			}
+			data = scratch
 		}
 		// One data line per line of the data: an upstream that split its
 		// JSON over several lines had them joined by the reader, and a raw
