@@ -12,6 +12,7 @@ import (
 // stream_options.include_usage and the request's Facts. Messages and the
 // other typed fields stay empty until Decode: the OpenAI-compatible path
 // forwards the raw body and never needs them. body is kept as Raw, not copied.
+// A body with a key twice in any one object is refused (see keySet).
 func ParseRequest(body []byte) (*ChatCompletionRequest, error) {
 	s := scanner{b: body, req: &ChatCompletionRequest{Raw: body}, modelAt: -1}
 	if err := s.request(); err != nil {
@@ -22,7 +23,7 @@ func ParseRequest(body []byte) (*ChatCompletionRequest, error) {
 		r.facts.EstTokens = estTokens(r.facts)
 	}
 	r.scanned = true
-	if s.models == 1 {
+	if s.modelAt >= 0 {
 		r.modelSpan = [2]int{s.modelAt, s.modelEnd}
 	}
 	return r, nil
@@ -74,10 +75,10 @@ type scanner struct {
 	b   []byte
 	i   int
 	req *ChatCompletionRequest
-	// modelAt and modelEnd span the last top-level model value; models
-	// counts model keys, since a duplicate key needs the general rewrite.
-	modelAt, modelEnd, models int
-	depth                     int
+	// modelAt and modelEnd span the top-level model value; modelAt is -1
+	// without one.
+	modelAt, modelEnd int
+	depth             int
 }
 
 const maxDepth = 10000 // encoding/json's own nesting limit
@@ -117,7 +118,6 @@ func (s *scanner) request() error {
 	err := s.object(func(key []byte) error {
 		switch string(key) {
 		case "model":
-			s.models++
 			s.modelAt = s.i
 			str, ok, err := s.stringValue()
 			if err != nil {
@@ -160,12 +160,14 @@ func (s *scanner) request() error {
 	return nil
 }
 
-// object scans an object, calling field with the cursor on each value.
+// object scans an object, calling field with the cursor on each value. It
+// refuses a key the object already has.
 func (s *scanner) object(field func(key []byte) error) error {
 	if s.depth++; s.depth > maxDepth {
 		return s.fail("invalid JSON: nested too deeply")
 	}
 	defer func() { s.depth-- }()
+	var keys keySet
 	s.i++ // {
 	s.ws()
 	if s.i < len(s.b) && s.b[s.i] == '}' {
@@ -183,10 +185,19 @@ func (s *scanner) object(field func(key []byte) error) error {
 			return err
 		}
 		key := s.b[start+1 : s.i-1]
-		if esc {
+		var decoded []byte
+		if esc || !isASCII(key) && !utf8.Valid(key) {
+			// Keys compare, and name fields, by their decoded value, as in
+			// encoding/json: "mo\u0064el" is model, and each invalid byte
+			// reads as U+FFFD.
 			var k string
 			json.Unmarshal(s.b[start:s.i], &k)
 			key = []byte(k)
+			decoded = key
+		}
+		if keys.add(s.b, start+1, s.i-1, decoded) {
+			s.i = start
+			return s.fail("invalid JSON: duplicate key %.100q at offset %d", key, start)
 		}
 		s.ws()
 		if s.i >= len(s.b) || s.b[s.i] != ':' {
@@ -257,6 +268,83 @@ func (s *scanner) arrayCount(elem func(i int) error) (int, error) {
 }
 
 var errNotArray = errors.New("not an array")
+
+// keySet holds the keys of one object seen so far. Parsers disagree on which
+// of two equal keys counts (encoding/json takes the last, others the first)
+// and upstreams get the raw body, so a repeated key could route a request on
+// one reading and run it on another: the scan refuses it instead. Objects
+// rarely have many keys, so the first ones sit on the stack as spans of the
+// body (no pointers: nothing for the GC, little to zero), a bit per key in
+// mask spares most keys any comparison, and only a big object pays for a map.
+type keySet struct {
+	mask uint64
+	n    int
+	// spans hold each key's start and end in the body, or in dec for a key
+	// that had to be decoded (start has the decodedKey bit).
+	spans [32][2]uint32
+	dec   []byte
+	big   map[string]struct{}
+}
+
+const decodedKey = 1 << 31
+
+// add records the key b[at:end], or decoded if it is not nil, and reports
+// whether the set already held it.
+func (k *keySet) add(b []byte, at, end int, decoded []byte) (dup bool) {
+	key := b[at:end]
+	if decoded != nil {
+		key = decoded
+	}
+	bit := keyBit(key)
+	if k.big == nil && len(b) < decodedKey {
+		if k.mask&bit != 0 {
+			for _, sp := range k.spans[:k.n] {
+				if string(k.key(b, sp)) == string(key) {
+					return true
+				}
+			}
+		}
+		if k.n < len(k.spans) {
+			if decoded != nil {
+				at, end = len(k.dec)|decodedKey, len(k.dec)+len(decoded)
+				k.dec = append(k.dec, decoded...)
+			}
+			k.mask |= bit
+			k.spans[k.n] = [2]uint32{uint32(at), uint32(end)}
+			k.n++
+			return false
+		}
+	}
+	if k.big == nil {
+		k.big = make(map[string]struct{}, 2*len(k.spans))
+		for _, sp := range k.spans[:k.n] {
+			k.big[string(k.key(b, sp))] = struct{}{}
+		}
+	}
+	if _, dup := k.big[string(key)]; dup {
+		return true
+	}
+	k.big[string(key)] = struct{}{}
+	return false
+}
+
+func (k *keySet) key(b []byte, sp [2]uint32) []byte {
+	if sp[0]&decodedKey != 0 {
+		return k.dec[sp[0]&^decodedKey : sp[1]]
+	}
+	return b[sp[0]:sp[1]]
+}
+
+// keyBit picks key's bit in keySet.mask from its length, its first byte and
+// its last two, which tell most keys of one object apart (arg_1, arg_12,
+// arg_2, …).
+func keyBit(key []byte) uint64 {
+	h := uint64(len(key))
+	if n := len(key); n > 0 {
+		h |= uint64(key[0])<<8 | uint64(key[n-1])<<16 | uint64(key[max(n-2, 0)])<<24
+	}
+	return 1 << (h * 0x9E3779B97F4A7C15 >> 58) // Fibonacci hashing: the top 6 bits
+}
 
 func (s *scanner) messages() error {
 	n, err := s.arrayCount(func(int) error { return s.message() })
@@ -524,6 +612,16 @@ func (s *scanner) str() (escaped bool, err error) {
 			return false, s.fail("invalid JSON: control character in string at offset %d", i)
 		}
 	}
+}
+
+// isASCII reports whether b is all ASCII; for short keys it beats a call
+// to utf8.Valid.
+func isASCII(b []byte) bool {
+	var or byte
+	for _, c := range b {
+		or |= c
+	}
+	return or < utf8.RuneSelf
 }
 
 func isHex(c byte) bool {
