@@ -135,39 +135,31 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 		return c.upstreamError(providers.StageStatus, http.StatusBadGateway, body, resp.Header)
 	}
 
-	relay := c.up.NewStream(ctx, cancel, out)
-	defer relay.Stop()
-
 	st := &streamState{includeUsage: req.IncludeUsage(), created: c.now().Unix()}
-	rd := sse.NewReader(resp.Body)
-	var chunks []*providers.ChatCompletionStreamResponse
-	for {
-		ev, err := rd.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream, Message: errEndedEarly.Error()}
-			}
-			return c.up.TransportError(ctx, providers.StageStream, err)
-		}
-		relay.Event()
-		chunks, err = st.event(ev.Name, ev.Data, chunks[:0])
-		if err != nil {
-			var ee *eventError
-			if errors.As(err, &ee) {
-				return c.upstreamError(providers.StageStream, 0, ee.body, nil)
-			}
-			return &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream, Message: err.Error(), Err: err}
-		}
-		for _, ch := range chunks {
-			if err := relay.Send(ch); err != nil {
-				return c.up.TransportError(ctx, providers.StageStream, err)
-			}
-		}
-		if st.done {
-			c.sigs.put(st.toolIDs, st.thinking)
-			return nil
-		}
+	if err := providers.ReadStream(ctx, cancel, c.up, resp.Body, out, decoder{c, st}); err != nil {
+		return err
 	}
+	c.sigs.put(st.toolIDs, st.thinking)
+	return nil
+}
+
+// decoder runs a streamState in the shared stream loop.
+type decoder struct {
+	c  *Client
+	st *streamState
+}
+
+func (d decoder) Event(ev sse.Event, dst []*providers.ChatCompletionStreamResponse) ([]*providers.ChatCompletionStreamResponse, bool, error) {
+	out, err := d.st.event(ev.Name, ev.Data, dst)
+	var ee *eventError
+	if errors.As(err, &ee) {
+		return out, false, d.c.upstreamError(providers.StageStream, 0, ee.body, nil)
+	}
+	return out, d.st.done, err
+}
+
+func (d decoder) End(dst []*providers.ChatCompletionStreamResponse) ([]*providers.ChatCompletionStreamResponse, error) {
+	return dst, errEndedEarly
 }
 
 // do translates and sends the request, returning a 2xx response or an

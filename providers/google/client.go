@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -121,52 +120,24 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 		return c.statusError(resp.StatusCode, body)
 	}
 
-	relay := c.up.NewStream(ctx, cancel, out)
-	defer relay.Stop()
-
 	st := newStreamState(newID(), req.Model, c.now().Unix(), req.IncludeUsage(), c.sigs)
-	rd := sse.NewReader(resp.Body)
-	var chunks []*providers.ChatCompletionStreamResponse
-	for {
-		ev, err := rd.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				chunks, err = st.end(chunks[:0])
-				if err != nil {
-					return &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream, Message: err.Error()}
-				}
-				return c.send(ctx, relay, chunks)
-			}
-			return c.up.TransportError(ctx, providers.StageStream, err)
-		}
-		relay.Event()
-		if len(bytes.TrimSpace(ev.Data)) == 0 {
-			continue
-		}
-		chunks, err = st.event(ev.Data, chunks[:0])
-		if err != nil {
-			var pe *providers.Error
-			if errors.As(err, &pe) {
-				pe.Provider = c.up.Name()
-				return c.up.RedactError(pe)
-			}
-			return &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream, Message: err.Error(), Err: err}
-		}
-		if err := c.send(ctx, relay, chunks); err != nil {
-			return err
-		}
-	}
+	return providers.ReadStream(ctx, cancel, c.up, resp.Body, out, decoder{st})
 }
 
-// send delivers chunks. The idle timeout measures the upstream, not the
-// reader of out: a client reading slowly must not cancel the upstream.
-func (c *Client) send(ctx context.Context, relay *providers.Stream, chunks []*providers.ChatCompletionStreamResponse) error {
-	for _, ch := range chunks {
-		if err := relay.Send(ch); err != nil {
-			return c.up.TransportError(ctx, providers.StageStream, err)
-		}
+// decoder runs a streamState in the shared stream loop. Gemini has no
+// terminal event: the stream ends when the upstream closes it.
+type decoder struct{ st *streamState }
+
+func (d decoder) Event(ev sse.Event, dst []*providers.ChatCompletionStreamResponse) ([]*providers.ChatCompletionStreamResponse, bool, error) {
+	if len(bytes.TrimSpace(ev.Data)) == 0 {
+		return dst, false, nil
 	}
-	return nil
+	out, err := d.st.event(ev.Data, dst)
+	return out, false, err
+}
+
+func (d decoder) End(dst []*providers.ChatCompletionStreamResponse) ([]*providers.ChatCompletionStreamResponse, error) {
+	return d.st.end(dst)
 }
 
 // do translates and sends the request and returns a 2xx response or an
