@@ -44,6 +44,9 @@ type Error struct {
 	Message  string
 	Timeout  bool        // the upstream did not answer in time
 	Header   http.Header // the upstream's response headers, for Retry-After
+	// Raw is the upstream's error body, redacted, when the request was
+	// passed through in the client's own protocol: it goes back as is.
+	Raw []byte
 	Err      error       // underlying transport error, if any
 }
 

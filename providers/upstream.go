@@ -42,6 +42,9 @@ type Upstream struct {
 	idleTimeout time.Duration
 	maxResponse int64
 	hc          *http.Client
+	// fixed are the canonical names of the configured headers and the key's
+	// header: a pass-through never lets the client's headers replace them.
+	fixed map[string]bool
 }
 
 // MaxResponse caps a non-streamed answer, in bytes. It is far above any
@@ -70,9 +73,10 @@ func NewUpstream(o UpstreamOptions) *Upstream {
 		h.Set("User-Agent", o.UserAgent)
 	}
 	u := &Upstream{name: o.Name, header: h, timeout: o.Timeout, idleTimeout: o.IdleTimeout, maxResponse: MaxResponse,
-		hc: newHTTPClient(o.ConnectTimeout, o.Timeout)}
+		hc: newHTTPClient(o.ConnectTimeout, o.Timeout), fixed: map[string]bool{}}
 	for k, v := range o.Headers {
 		h.Set(k, v)
+		u.fixed[http.CanonicalHeaderKey(k)] = true
 		if v != "" {
 			u.secrets = append(u.secrets, v)
 		}
@@ -83,6 +87,7 @@ func NewUpstream(o UpstreamOptions) *Upstream {
 			v = "Bearer " + v
 		}
 		h.Set(o.AuthHeader, v)
+		u.fixed[http.CanonicalHeaderKey(o.AuthHeader)] = true
 		u.secrets = append(secrets{o.APIKey}, u.secrets...)
 	}
 	return u
@@ -155,6 +160,14 @@ type StatusFunc func(status int, body []byte) *Error
 // returns a 2xx response, or an *Error: a transport error, or statusError's
 // answer to any other status, carrying the upstream's headers (Retry-After).
 func (u *Upstream) Send(ctx context.Context, url string, body []byte, accept string, statusError StatusFunc) (*http.Response, error) {
+	return u.SendWith(ctx, url, body, accept, nil, statusError)
+}
+
+// SendWith is Send with the client's protocol headers for a pass-through
+// (NativeRequest.Header): they replace the protocol's defaults, never a
+// configured header or the key. The *Error of a pass-through keeps the
+// upstream's body in Raw.
+func (u *Upstream) SendWith(ctx context.Context, url string, body []byte, accept string, extra http.Header, statusError StatusFunc) (*http.Response, error) {
 	method, rd := http.MethodGet, io.Reader(nil)
 	if body != nil {
 		method, rd = http.MethodPost, bytes.NewReader(body)
@@ -165,6 +178,11 @@ func (u *Upstream) Send(ctx context.Context, url string, body []byte, accept str
 	}
 	hreq.Header = u.header.Clone()
 	hreq.Header.Set("Accept", accept)
+	for k, vs := range extra {
+		if !u.fixed[k] {
+			hreq.Header[k] = vs
+		}
+	}
 	resp, err := u.hc.Do(hreq)
 	if err != nil {
 		return nil, u.TransportError(ctx, StageConnect, err)
@@ -172,8 +190,12 @@ func (u *Upstream) Send(ctx context.Context, url string, body []byte, accept str
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		e := statusError(resp.StatusCode, u.RedactBody(b))
+		b = u.RedactBody(b)
+		e := statusError(resp.StatusCode, b)
 		e.Header = resp.Header
+		if extra != nil {
+			e.Raw = b
+		}
 		return nil, u.RedactError(e)
 	}
 	return resp, nil

@@ -1,0 +1,126 @@
+package anthropic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/sse"
+)
+
+// Speaks reports whether the client takes p as is: Anthropic Messages.
+func (c *Client) Speaks(p providers.Protocol) bool { return p == providers.ProtocolAnthropic }
+
+// Forward passes a Messages request through to the API (DESIGN §9): the
+// client's anthropic-* headers go with it, the client's credentials never,
+// and the answer comes back as the API sent it.
+func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+	return Forward(ctx, c.up, strings.TrimSuffix(c.url, "/v1/messages"), req, out)
+}
+
+// Forward sends a Messages request to the Anthropic-compatible API at root
+// (the API root: "/v1/messages" and the like are req.Path) through up. Any
+// upstream that serves Messages uses it: Anthropic itself, and Ollama, LM
+// Studio or vLLM marked with protocols: [anthropic].
+func Forward(ctx context.Context, up *providers.Upstream, root string, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	url := root + req.Path
+	if req.Query != "" {
+		url += "?" + req.Query
+	}
+	accept := "application/json"
+	if out != nil {
+		accept = "text/event-stream"
+	}
+	extra := providers.ProtocolHeaders(providers.ProtocolAnthropic, req.Header)
+	if extra == nil {
+		extra = http.Header{} // a pass-through all the same: keep the error body
+	}
+	resp, err := up.SendWith(ctx, url, req.Body, accept, extra, func(status int, b []byte) *providers.Error {
+		typ, msg := parseError(b)
+		return &providers.Error{Provider: up.Name(), Stage: providers.StageStatus, Status: status, Code: typ, Message: msg}
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	ct := resp.Header.Get("Content-Type")
+	if out == nil || !strings.HasPrefix(ct, "text/event-stream") {
+		body, err := up.ReadAnswer(ctx, cancel, resp)
+		if err != nil {
+			return nil, err
+		}
+		if out != nil {
+			// A JSON answer to a streamed request is an error a proxy in
+			// between sent with a 200.
+			b := up.RedactBody(body)
+			typ, msg := parseError(b)
+			return nil, &providers.Error{Provider: up.Name(), Stage: providers.StageStatus, Status: http.StatusBadGateway,
+				Code: typ, Message: msg, Raw: b, Header: http.Header{"Content-Type": {ct}}}
+		}
+		return &providers.NativeResponse{Status: resp.StatusCode, ContentType: ct, Body: body, Usage: messagesUsage(body)}, nil
+	}
+	r := &relay{}
+	if err := providers.ReadStream(ctx, cancel, up, resp.Body, out, r); err != nil {
+		return nil, err
+	}
+	return &providers.NativeResponse{Status: http.StatusOK, ContentType: ct, Usage: r.usage()}, nil
+}
+
+// relay passes a Messages stream on event by event, as received, and ends it
+// at message_stop; an error event is the upstream's own last word. It reads
+// the usage of message_start and message_delta on the way, for the log.
+type relay struct{ in, out, cached int }
+
+func (r *relay) Event(ev sse.Event, dst [][]byte) ([][]byte, bool, error) {
+	switch ev.Name {
+	case "message_start":
+		var m struct {
+			Message struct {
+				Usage usage `json:"usage"`
+			} `json:"message"`
+		}
+		if json.Unmarshal(ev.Data, &m) == nil {
+			u := m.Message.Usage
+			r.in, r.out = u.InputTokens+u.CacheReadInputTokens+u.CacheCreationInputTokens, u.OutputTokens
+		}
+	case "message_delta":
+		var m struct {
+			Usage deltaUsage `json:"usage"`
+		}
+		if json.Unmarshal(ev.Data, &m) == nil && m.Usage.OutputTokens != nil {
+			r.out = *m.Usage.OutputTokens
+		}
+	}
+	return append(dst, providers.AppendEvent(nil, ev.Name, ev.Data)), ev.Name == "message_stop" || ev.Name == "error", nil
+}
+
+func (r *relay) usage() *providers.Usage {
+	if r.in == 0 && r.out == 0 {
+		return nil
+	}
+	return &providers.Usage{PromptTokens: r.in, CompletionTokens: r.out, TotalTokens: r.in + r.out}
+}
+
+func (*relay) End(dst [][]byte) ([][]byte, error) { return dst, errEndedEarly }
+
+// messagesUsage reads a Messages answer's usage for the request log, in
+// OpenAI's terms: prompt tokens include the cached ones.
+func messagesUsage(body []byte) *providers.Usage {
+	if !bytes.Contains(body, []byte(`"usage"`)) {
+		return nil
+	}
+	var m struct {
+		Usage *usage `json:"usage"`
+	}
+	if json.Unmarshal(body, &m) != nil || m.Usage == nil {
+		return nil
+	}
+	u := m.Usage
+	in := u.InputTokens + u.CacheReadInputTokens + u.CacheCreationInputTokens
+	return &providers.Usage{PromptTokens: in, CompletionTokens: u.OutputTokens, TotalTokens: in + u.OutputTokens}
+}
