@@ -50,15 +50,15 @@ type Reader struct {
 	name    string
 
 	// win is br's buffered input, peeked so that lines can be cut from it
-	// without a copy; pos is how much of it is parsed. br is told (Discard)
-	// only when all of win is, at the next fill.
+	// without a copy; pos is how much of it is parsed. br is told what was
+	// parsed (Discard) at the next fill.
 	win []byte
 	pos int
 	// cr is where in win the next '\r' at or after pos is, len(win) when
 	// there is none: found once per window, not once per line, for the
 	// common streams that have none.
 	cr int
-	// skipLF is set when a line ended with the buffer's last byte, a '\r':
+	// skipLF is set when a line ended with the window's last byte, a '\r':
 	// a '\n' arriving next completes that CRLF. Peeking for it instead
 	// would wait for more input while a complete event is ready.
 	skipLF  bool
