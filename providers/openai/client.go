@@ -36,6 +36,10 @@ type Options struct {
 	// ConnectTimeout bounds dialing; default 10s.
 	ConnectTimeout time.Duration
 	UserAgent      string
+	// Protocols are the other front-door protocols the upstream serves
+	// natively (config protocols), e.g. Anthropic Messages at
+	// <root>/v1/messages on Ollama, LM Studio and vLLM.
+	Protocols []providers.Protocol
 }
 
 // Client is a Provider for one OpenAI-compatible upstream.
@@ -43,6 +47,8 @@ type Client struct {
 	up        *providers.Upstream
 	url       string // BaseURL + /chat/completions
 	modelsURL string
+	root      string // BaseURL without its version path
+	protocols []providers.Protocol
 }
 
 // New returns a Client for o.
@@ -58,6 +64,8 @@ func New(o Options) (*Client, error) {
 		}),
 		url:       base + "/chat/completions",
 		modelsURL: base + "/models",
+		root:      strings.TrimSuffix(base, "/v1"),
+		protocols: o.Protocols,
 	}, nil
 }
 

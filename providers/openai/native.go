@@ -1,0 +1,27 @@
+package openai
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/anthropic"
+)
+
+// Speaks reports whether Forward takes p: the protocols the config lists
+// beside Chat Completions, which ChatCompletion already passes through.
+func (c *Client) Speaks(p providers.Protocol) bool { return slices.Contains(c.protocols, p) }
+
+// Forward passes a request in another protocol through to the upstream,
+// at the path that protocol uses below the server's root.
+func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+	switch {
+	case !c.Speaks(req.Protocol):
+	case req.Protocol == providers.ProtocolAnthropic:
+		return anthropic.Forward(ctx, c.up, c.root, req, out)
+	}
+	return nil, fmt.Errorf("%s: does not serve the %s protocol natively", c.up.Name(), req.Protocol)
+}
+
+var _ providers.Native = (*Client)(nil)
