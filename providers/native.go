@@ -1,10 +1,11 @@
 package providers
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
+
+	"github.com/localrouter/localrouter/providers/sse"
 )
 
 // Protocol is an API an upstream speaks natively (DESIGN §9).
@@ -77,24 +78,14 @@ func ProtocolHeaders(p Protocol, h http.Header) http.Header {
 	return out
 }
 
-// AppendEvent appends the wire form of one SSE event to dst: its name, and
-// each line of its data on a data field of its own, so that data which
-// held newlines is sent as the upstream sent it.
+// AppendEvent appends the wire form of one SSE event to dst: its name,
+// then its data as sse.AppendEvent writes it, so the client reads the event
+// the upstream sent.
 func AppendEvent(dst []byte, name string, data []byte) []byte {
 	if name != "" {
 		dst = append(dst, "event: "...)
 		dst = append(dst, name...)
 		dst = append(dst, '\n')
 	}
-	for {
-		line, rest, more := bytes.Cut(data, []byte{'\n'})
-		dst = append(dst, "data: "...)
-		dst = append(dst, line...)
-		dst = append(dst, '\n')
-		if !more {
-			break
-		}
-		data = rest
-	}
-	return append(dst, '\n')
+	return sse.AppendEvent(dst, data)
 }

@@ -253,43 +253,6 @@ func byteSize(n int64) string {
 	return strconv.FormatInt(n, 10) + " bytes"
 }
 
-// Stream relays one upstream stream's chunks. Between events only an idle
-// timeout applies: a long answer may take minutes, but a silent upstream
-// must not hold the client forever. The timeout measures the upstream, not
-// the reader of out, so it is paused while a chunk waits for a slow client.
-type Stream struct {
-	ctx  context.Context
-	out  chan<- *ChatCompletionStreamResponse
-	idle *time.Timer
-	d    time.Duration
-}
-
-// NewStream returns a Stream sending on out. ctx must be the one the
-// upstream request runs under; cancel is its cancel function, called with
-// ErrIdle when the upstream falls silent. Stop the Stream when done.
-func (u *Upstream) NewStream(ctx context.Context, cancel context.CancelCauseFunc, out chan<- *ChatCompletionStreamResponse) *Stream {
-	return &Stream{ctx: ctx, out: out, d: u.idleTimeout,
-		idle: time.AfterFunc(u.idleTimeout, func() { cancel(ErrIdle) })}
-}
-
-// Event records that an upstream event arrived.
-func (s *Stream) Event() { s.idle.Reset(s.d) }
-
-// Send delivers c, or returns the context's cause once the client is gone.
-func (s *Stream) Send(c *ChatCompletionStreamResponse) error {
-	s.idle.Stop()
-	select {
-	case s.out <- c:
-	case <-s.ctx.Done():
-		return context.Cause(s.ctx)
-	}
-	s.idle.Reset(s.d)
-	return nil
-}
-
-// Stop releases the idle timer.
-func (s *Stream) Stop() { s.idle.Stop() }
-
 // newHTTPClient returns the HTTP client an Upstream talks to its API with. connect bounds dialing and TLS; header bounds the wait for response
 // headers. There is no total timeout, which would cut long streams: a
 // provider bounds the gaps between stream events itself (ErrIdle).

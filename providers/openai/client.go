@@ -123,46 +123,44 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCo
 		return c.statusError(http.StatusBadGateway, body)
 	}
 
-	st := c.up.NewStream(ctx, cancel, out)
-	defer st.Stop()
+	return providers.ReadStream(ctx, cancel, c.up, resp.Body, out, decoder{c})
+}
 
-	rd := sse.NewReader(resp.Body)
-	for {
-		ev, err := rd.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return &providers.Error{Provider: c.up.Name(), Stage: providers.StageStream,
-					Message: "upstream closed the stream before [DONE]"}
-			}
-			return c.up.TransportError(ctx, providers.StageStream, err)
+// decoder passes an OpenAI-compatible stream's chunks on as the upstream
+// sent them, ending at [DONE].
+type decoder struct{ c *Client }
+
+func (d decoder) Event(ev sse.Event, dst []*providers.ChatCompletionStreamResponse) ([]*providers.ChatCompletionStreamResponse, bool, error) {
+	data := ev.Data
+	switch {
+	case len(data) == 0:
+		return dst, false, nil
+	case string(data) == "[DONE]":
+		return dst, true, nil
+	}
+	if ev.Name == "error" || bytes.Contains(data, []byte(`"error"`)) {
+		var probe struct {
+			Error json.RawMessage `json:"error"`
 		}
-		st.Event()
-		data := ev.Data
-		if len(data) == 0 {
-			continue
-		}
-		if string(data) == "[DONE]" {
-			return nil
-		}
-		chunk := &providers.ChatCompletionStreamResponse{Raw: bytes.Clone(data)}
-		if ev.Name == "error" || bytes.Contains(data, []byte(`"error"`)) {
-			var probe struct {
-				Error json.RawMessage `json:"error"`
-			}
-			if json.Unmarshal(data, &probe) != nil || ev.Name == "error" || isErrorValue(probe.Error) {
-				e := c.statusError(0, data)
-				e.Stage = providers.StageStream
-				return e
-			}
-		}
-		if bytes.Contains(data, []byte(`"usage"`)) {
-			chunk.Usage = providers.FindUsage(data)
-		}
-		if err := st.Send(chunk); err != nil {
-			return c.up.TransportError(ctx, providers.StageStream, err)
+		if json.Unmarshal(data, &probe) != nil || ev.Name == "error" || isErrorValue(probe.Error) {
+			e := d.c.statusError(0, data)
+			e.Stage = providers.StageStream
+			return dst, false, e
 		}
 	}
+	chunk := &providers.ChatCompletionStreamResponse{Raw: bytes.Clone(data)}
+	if bytes.Contains(data, []byte(`"usage"`)) {
+		chunk.Usage = providers.FindUsage(data)
+	}
+	return append(dst, chunk), false, nil
 }
+
+func (decoder) End(dst []*providers.ChatCompletionStreamResponse) ([]*providers.ChatCompletionStreamResponse, error) {
+	return dst, errNoDone
+}
+
+// errNoDone is a stream cut before its [DONE].
+var errNoDone = errors.New("upstream closed the stream before [DONE]")
 
 // Models lists the upstream's models (GET /models); the gateway uses it as a
 // cheap health probe for local servers.
