@@ -44,10 +44,10 @@ type Error struct {
 	Message  string
 	Timeout  bool        // the upstream did not answer in time
 	Header   http.Header // the upstream's response headers, for Retry-After
+	Err      error       // underlying transport error, if any
 	// Raw is the upstream's error body, redacted, when the request was
 	// passed through in the client's own protocol: it goes back as is.
 	Raw []byte
-	Err      error       // underlying transport error, if any
 }
 
 func (e *Error) Error() string {

@@ -124,4 +124,5 @@ func messagesUsage(body []byte) *providers.Usage {
 	in := u.InputTokens + u.CacheReadInputTokens + u.CacheCreationInputTokens
 	return &providers.Usage{PromptTokens: in, CompletionTokens: u.OutputTokens, TotalTokens: in + u.OutputTokens}
 }
+
 var _ providers.Native = (*Client)(nil)
