@@ -118,11 +118,11 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	w.Write(body)
 }
 
-// streamErrorEvent is the final SSE event sent when a stream fails after it began.
-func streamErrorEvent(e *apiError) []byte {
+// appendStreamError appends the final SSE event sent when a stream fails
+// after it began.
+func appendStreamError(dst []byte, e *apiError) []byte {
 	body, _ := json.Marshal(e.body)
-	out := make([]byte, 0, len(body)+8)
-	out = append(out, "data: "...)
-	out = append(out, body...)
-	return append(out, "\n\n"...)
+	dst = append(dst, "data: "...)
+	dst = append(dst, body...)
+	return append(dst, "\n\n"...)
 }

@@ -135,7 +135,7 @@ func New(o Options) (*Server, error) {
 
 	mux := http.NewServeMux()
 	for _, prefix := range []string{"/v1", ""} {
-		mux.HandleFunc("POST "+prefix+"/chat/completions", s.chat)
+		mux.HandleFunc("POST "+prefix+"/chat/completions", s.serve(chatDoor{}))
 		mux.HandleFunc(prefix+"/chat/completions", methodNotAllowed("POST"))
 		mux.HandleFunc("GET "+prefix+"/models", s.models)
 		mux.HandleFunc(prefix+"/models", methodNotAllowed("GET"))

@@ -1,0 +1,474 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/strategy"
+)
+
+// A door is one inbound protocol (DESIGN §9): Chat Completions, Anthropic
+// Messages, and the others to come. It reads a request into what routing
+// needs and what a provider can take, and writes answers and errors in its
+// own shape. Everything between — body cap, decision, fallback, request
+// log, route and overhead headers, the stream loop — is the pipeline's,
+// shared by every door.
+type door interface {
+	// endpoint names the door in rules and logs: "chat", "messages", ...
+	endpoint() string
+	// native is the protocol a provider must speak to take the client's
+	// body as is, without translation.
+	native() providers.Protocol
+	// parse reads the client's body. Its errors are *apiError or
+	// *providers.RequestError.
+	parse(body []byte, r *http.Request) (*call, error)
+	// writeError sends e in the door's shape.
+	writeError(w http.ResponseWriter, e *apiError)
+	// streamError appends the in-band error that ends a stream that failed
+	// after it began.
+	streamError(dst []byte, e *apiError) []byte
+}
+
+// call is one parsed request on its way through the pipeline.
+type call struct {
+	model  string // as the client asked
+	stream bool
+	facts  providers.Facts
+	body   []byte // as the client sent it
+	// path is where a native provider takes the body ("/v1/messages").
+	path  string
+	codec codec
+}
+
+// codec translates one call to and from Chat Completions, the protocol
+// every provider speaks.
+type codec interface {
+	// chat returns the request for a Chat Completions provider, for model.
+	chat(model string) (*providers.ChatCompletionRequest, error)
+	// answer encodes a non-streamed answer for the client.
+	answer(resp *providers.ChatCompletionResponse, model string) ([]byte, error)
+	// stream returns an encoder for one streamed answer.
+	stream(model string) streamEncoder
+}
+
+// streamEncoder writes one streamed answer in a door's protocol. Each
+// method appends to dst and returns it.
+type streamEncoder interface {
+	contentType() string
+	// chunk encodes one provider chunk; the first call may prepend the
+	// stream's opening events.
+	chunk(dst []byte, c *providers.ChatCompletionStreamResponse) ([]byte, error)
+	// end closes a stream the provider finished.
+	end(dst []byte) []byte
+	// fail closes a stream that failed after it began: the status line is
+	// gone, so the error goes in-band.
+	fail(dst []byte, e *apiError) []byte
+}
+
+// serve returns the handler of door d.
+func (s *Server) serve(d door) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		st := s.state.Load()
+		rec := requestLog{start: start, endpoint: d.endpoint()}
+		defer func() { rec.write(s.log, r) }()
+		fail := func(err error) {
+			aerr := errorFor(err)
+			rec.fail(aerr.status, aerr)
+			d.writeError(w, aerr)
+		}
+
+		body, aerr := readBody(w, r, st.maxBody)
+		if aerr != nil {
+			fail(aerr)
+			return
+		}
+		c, err := d.parse(body, r)
+		if err != nil {
+			fail(err)
+			return
+		}
+		rec.stream = c.stream
+
+		f := c.facts
+		sreq := &strategy.Request{
+			Model: c.model, Stream: c.stream, Messages: f.Messages, PromptChars: f.PromptChars,
+			EstTokens: f.EstTokens, HasImages: f.HasImages, HasTools: f.HasTools,
+			Header: strategy.HeaderFunc(r.Header),
+		}
+		live := s.live()
+		dec, err := st.router.Decide(sreq, live)
+		if err != nil {
+			if on, why := st.mockMode(s); on {
+				// In mock mode a route that cannot resolve still gets an answer.
+				dec = strategy.Decision{Side: st.up.table.Default, Provider: "mock", Model: c.model, Reason: why}
+			} else {
+				aerr := errorFor(err)
+				if why, ok := st.skippedFor(c.model); ok {
+					aerr = newAPIError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model", why)
+				}
+				// Even a request that found no route says so in the header.
+				w.Header().Set("X-LocalRouter-Route", "none ("+aerr.Error()+")")
+				fail(aerr)
+				return
+			}
+		}
+		rec.overhead = time.Since(start)
+		w.Header().Set("X-LocalRouter-Overhead", strconv.FormatInt(rec.overhead.Microseconds(), 10))
+
+		err = s.forward(w, r, st, d, dec, c, &rec)
+		if err != nil && isRetryable(err) && r.Context().Err() == nil {
+			if alt, ok := st.router.Fallback(sreq, dec, live); ok {
+				s.recordFallback(dec, alt, err)
+				dec = alt
+				err = s.forward(w, r, st, d, dec, c, &rec)
+			}
+		}
+		if err != nil {
+			s.upstreamFailed(w, r, d, err, &rec)
+		}
+	}
+}
+
+// forward sends c to dec's provider and relays the answer. It returns an
+// error only when nothing has been written, so the caller may still fall
+// back or send a real error status.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, st *state, d door, dec strategy.Decision, c *call, rec *requestLog) error {
+	if on, _ := st.mockMode(s); on && dec.Provider != "mock" {
+		dec.Reason += ", mock"
+	}
+	route := dec.String()
+	rec.route = route
+	w.Header().Set("X-LocalRouter-Route", route)
+	p, ok := s.provider(st, dec)
+	if !ok {
+		return newAPIError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model",
+			"provider "+dec.Provider+" is not available")
+	}
+	var err error
+	if n, ok := p.(providers.Native); ok && n.Speaks(d.native()) {
+		err = s.passThrough(w, r, n, d, dec.Model, c, rec)
+	} else {
+		err = s.translate(w, r, p, dec.Model, c, rec)
+	}
+	if dec.Side == strategy.Local && isUnreachable(err) {
+		// Don't wait for the next probe to stop sending requests there.
+		s.setLocalDown(true)
+	}
+	return err
+}
+
+// translate serves c through the provider's Chat Completions interface.
+func (s *Server) translate(w http.ResponseWriter, r *http.Request, p providers.Provider, model string, c *call, rec *requestLog) error {
+	req, err := c.codec.chat(model)
+	if err != nil {
+		return err
+	}
+	if !c.stream {
+		resp, err := p.ChatCompletion(r.Context(), req)
+		if err != nil {
+			return err
+		}
+		rec.usage = resp.Usage
+		body, err := c.codec.answer(resp, model)
+		if err != nil {
+			return err
+		}
+		writeBody(w, http.StatusOK, "application/json", body)
+		rec.status = http.StatusOK
+		return nil
+	}
+	enc := c.codec.stream(model)
+	return relay(w, r, rec, enc.contentType(), func(ctx context.Context, out chan<- *providers.ChatCompletionStreamResponse) error {
+		return p.ChatCompletionStream(ctx, req, out)
+	}, func(dst []byte, chunk *providers.ChatCompletionStreamResponse) ([]byte, error) {
+		if chunk.Usage != nil {
+			rec.usage = chunk.Usage
+		}
+		return enc.chunk(dst, chunk)
+	}, enc.end, enc.fail)
+}
+
+// passThrough sends the client's body, with only the model replaced, to a
+// provider that speaks the door's protocol, and relays its answer as is.
+func (s *Server) passThrough(w http.ResponseWriter, r *http.Request, n providers.Native, d door, model string, c *call, rec *requestLog) error {
+	body, err := providers.WithModel(c.body, model)
+	if err != nil {
+		return err
+	}
+	req := providers.NativeRequest{Protocol: d.native(), Path: c.path, Query: r.URL.RawQuery, Body: body, Header: r.Header}
+	if !c.stream {
+		resp, err := n.Forward(r.Context(), req, nil)
+		if err != nil {
+			return err
+		}
+		rec.usage = resp.Usage
+		writeBody(w, resp.Status, resp.ContentType, resp.Body)
+		rec.status = resp.Status
+		return nil
+	}
+	return relay(w, r, rec, "text/event-stream", func(ctx context.Context, out chan<- []byte) error {
+		_, err := n.Forward(ctx, req, out)
+		return err
+	}, func(dst []byte, ev []byte) ([]byte, error) {
+		return append(dst, ev...), nil
+	}, func(dst []byte) []byte { return dst }, d.streamError)
+}
+
+// streamBuffer lets the upstream reader run a few events ahead of a slow
+// client.
+const streamBuffer = 16
+
+// errShuttingDown is the cause Serve cancels the requests still running
+// when the shutdown grace period ends with; lastWords is how long they then
+// have to send their clients a final error before the connections close.
+var errShuttingDown = errors.New("LocalRouter is shutting down")
+
+const lastWords = time.Second
+
+// shuttingDown reports whether r was cut because the server is shutting down.
+func shuttingDown(r *http.Request) bool {
+	return context.Cause(r.Context()) == errShuttingDown
+}
+
+func shutdownError() *apiError {
+	return newAPIError(http.StatusServiceUnavailable, "server_error", "shutting_down", "",
+		"LocalRouter is shutting down: the request was still running when the shutdown grace period ended; retry it")
+}
+
+
+// relay runs produce, which sends a stream's items on its channel, and
+// writes each item to the client as encode makes it, flushing unless the
+// next item is already waiting: items that arrived together leave together,
+// and none waits for a later one. A client that goes away cancels produce at
+// once. relay returns produce's error only when nothing was written, so the
+// caller may fall back or send a real status; after the first byte a
+// failure is written with fail.
+func relay[T any](w http.ResponseWriter, r *http.Request, rec *requestLog, contentType string,
+	produce func(context.Context, chan<- T) error,
+	encode func([]byte, T) ([]byte, error), end func([]byte) []byte, fail func([]byte, *apiError) []byte) error {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	ch := make(chan T, streamBuffer)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- produce(ctx, ch)
+		close(ch)
+	}()
+
+	rc := http.NewResponseController(w)
+	started := false
+	begin := func() {
+		started = true
+		h := w.Header()
+		h.Set("Content-Type", contentType)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+	}
+	var buf []byte
+	var writeErr error
+	for item := range ch {
+		if writeErr != nil {
+			continue // drain so the producer can return
+		}
+		var err error
+		if buf, err = encode(buf[:0], item); err != nil {
+			rec.err = "encode stream event: " + err.Error()
+			continue
+		}
+		rec.chunks++
+		if len(buf) == 0 {
+			continue
+		}
+		if !started {
+			begin()
+		}
+		if _, writeErr = w.Write(buf); writeErr == nil && len(ch) == 0 {
+			writeErr = rc.Flush()
+		}
+		if writeErr != nil {
+			cancel() // the client is gone: stop the upstream at once
+		}
+	}
+	err := <-errc
+
+	switch {
+	case writeErr != nil || r.Context().Err() != nil && !shuttingDown(r):
+		rec.status = statusClientClosed
+		rec.err = "client closed the stream"
+	case err == nil:
+		if !started {
+			begin()
+		}
+		w.Write(end(buf[:0]))
+		rc.Flush()
+		rec.status = http.StatusOK
+	case !started:
+		return err
+	case shuttingDown(r):
+		aerr := shutdownError()
+		w.Write(fail(buf[:0], aerr))
+		rc.Flush()
+		rec.status = aerr.status
+		rec.err = "stream cut by the shutdown"
+	default:
+		aerr := errorFor(err)
+		w.Write(fail(buf[:0], aerr))
+		rc.Flush()
+		rec.status = aerr.status
+		rec.err = "stream failed after it began: " + err.Error()
+	}
+	return nil
+}
+
+// isRetryable reports whether the other side may succeed where this one
+// failed before answering: refused, timed out, 5xx or 429 (DESIGN §5).
+func isRetryable(err error) bool {
+	var pe *providers.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch {
+	case pe.Status == http.StatusTooManyRequests || pe.Status >= 500:
+		return true
+	case pe.Status == 0:
+		return pe.Stage == providers.StageConnect || pe.Timeout || pe.Stage == providers.StageStream
+	}
+	return false
+}
+
+func isUnreachable(err error) bool {
+	var pe *providers.Error
+	return errors.As(err, &pe) && pe.Stage == providers.StageConnect
+}
+
+func (s *Server) upstreamFailed(w http.ResponseWriter, r *http.Request, d door, err error, rec *requestLog) {
+	if shuttingDown(r) {
+		aerr := shutdownError()
+		rec.fail(aerr.status, aerr)
+		d.writeError(w, aerr)
+		return
+	}
+	if r.Context().Err() != nil {
+		rec.status = statusClientClosed
+		rec.err = "client closed the request"
+		return
+	}
+	var pe *providers.Error
+	if errors.As(err, &pe) && pe.Header != nil {
+		if ra := pe.Header.Get("Retry-After"); ra != "" {
+			w.Header().Set("Retry-After", ra)
+		}
+	}
+	if errors.As(err, &pe) && pe.Raw != nil && pe.Status != 0 {
+		// Only a pass-through keeps the body: the upstream speaks the
+		// client's protocol, and its own words are what the client's retry
+		// logic knows how to read.
+		rec.fail(pe.Status, err)
+		writeBody(w, pe.Status, pe.Header.Get("Content-Type"), pe.Raw)
+		return
+	}
+	aerr := errorFor(err)
+	rec.fail(aerr.status, err)
+	d.writeError(w, aerr)
+}
+
+func writeBody(w http.ResponseWriter, status int, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// readBody reads the whole body up to max bytes. Reading it all before the
+// upstream call also sidesteps golang/go#40747: net/http may close an inbound
+// body that a proxy is still streaming out once response headers are written.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, *apiError) {
+	tooLarge := newAPIError(http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
+		"request body is larger than server.max_body ("+strconv.FormatInt(max, 10)+" bytes)")
+	if r.ContentLength > max {
+		return nil, tooLarge
+	}
+	rd := http.MaxBytesReader(w, r.Body, max)
+	var body []byte
+	var err error
+	if r.ContentLength > 0 {
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(rd, body)
+	} else {
+		body, err = io.ReadAll(rd)
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) { // the server's ReadTimeout
+			return nil, newAPIError(http.StatusRequestTimeout, "invalid_request_error", "request_timeout", "",
+				"the request body did not arrive in time: the client stopped sending it")
+		}
+		return nil, newAPIError(http.StatusBadRequest, "invalid_request_error", "body_read_failed", "", "cannot read request body: "+err.Error())
+	}
+	return body, nil
+}
+
+// requestLog gathers what the one log line per request says.
+type requestLog struct {
+	start    time.Time
+	endpoint string // the door: chat, messages, ...
+	stream   bool
+	route    string
+	status   int
+	overhead time.Duration
+	usage    *providers.Usage
+	chunks   int
+	err      string
+}
+
+func (l *requestLog) fail(status int, err error) {
+	l.status = status
+	l.err = err.Error()
+}
+
+func (l *requestLog) write(log *slog.Logger, r *http.Request) {
+	level := slog.LevelInfo
+	switch {
+	case l.status == statusClientClosed:
+		level = slog.LevelDebug
+	case l.status >= 500 || l.err != "":
+		level = slog.LevelWarn
+	}
+	if !log.Enabled(r.Context(), level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("path", r.URL.Path),
+		slog.String("endpoint", l.endpoint),
+		slog.Int("status", l.status),
+		slog.Bool("stream", l.stream),
+		slog.Duration("latency", time.Since(l.start)),
+		slog.Int64("overhead_us", l.overhead.Microseconds()),
+	}
+	if l.route != "" {
+		attrs = append(attrs, slog.String("route", l.route))
+	}
+	if l.usage != nil {
+		attrs = append(attrs, slog.Int("prompt_tokens", l.usage.PromptTokens), slog.Int("completion_tokens", l.usage.CompletionTokens))
+	}
+	if l.stream {
+		attrs = append(attrs, slog.Int("chunks", l.chunks))
+	}
+	if l.err != "" {
+		attrs = append(attrs, slog.String("err", l.err))
+	}
+	log.LogAttrs(context.WithoutCancel(r.Context()), level, "request", attrs...)
+}
