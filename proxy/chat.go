@@ -36,14 +36,18 @@ func (chatDoor) writeError(w http.ResponseWriter, e *apiError) { writeError(w, e
 func (chatDoor) streamError(dst []byte, e *apiError) []byte { return appendStreamError(dst, e) }
 
 // chatCodec is the identity: the provider takes and gives Chat Completions.
-type chatCodec struct{ req *providers.ChatCompletionRequest }
+type chatCodec struct {
+	req *providers.ChatCompletionRequest
+}
 
 func (c chatCodec) chat(model string) (*providers.ChatCompletionRequest, error) {
 	c.req.Model = model
 	return c.req, nil
 }
 
-func (chatCodec) answer(resp *providers.ChatCompletionResponse, _ string) ([]byte, error) { return resp.Body() }
+func (chatCodec) answer(resp *providers.ChatCompletionResponse, _ string) ([]byte, error) {
+	return resp.Body()
+}
 
 func (chatCodec) stream(string) streamEncoder { return &chatStream{} }
 

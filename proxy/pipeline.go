@@ -243,7 +243,6 @@ func shutdownError() *apiError {
 		"LocalRouter is shutting down: the request was still running when the shutdown grace period ended; retry it")
 }
 
-
 // relay runs produce, which sends a stream's items on its channel, and
 // writes each item to the client as encode makes it, flushing unless the
 // next item is already waiting: items that arrived together leave together,
