@@ -31,6 +31,11 @@ type NativeRequest struct {
 	// Anthropic every anthropic-* header, as an open list) are sent on;
 	// the client's credentials never are.
 	Header http.Header
+	// UnsignedThinking (Messages) says the history holds thinking blocks
+	// with no signature: another model wrote them. Anthropic itself refuses
+	// them, so its client removes them; servers that do not check
+	// signatures take them as they are.
+	UnsignedThinking bool
 }
 
 // NativeResponse is a non-streamed answer, as the upstream sent it.

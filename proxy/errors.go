@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/localrouter/localrouter/providers"
 	"github.com/localrouter/localrouter/strategy"
@@ -105,6 +106,18 @@ func typeForStatus(status int) string {
 		return "upstream_error"
 	}
 	return "invalid_request_error"
+}
+
+// writeErrorFor sends e in the shape of the front door r is for: what a
+// client's SDK parses is its own protocol's error, even for a request that
+// never reached the door (guard, method, unknown URL).
+func writeErrorFor(w http.ResponseWriter, r *http.Request, e *apiError) {
+	p := r.URL.Path
+	if p == "/v1/messages" || p == "/messages" || strings.HasPrefix(p, "/v1/messages/") || strings.HasPrefix(p, "/messages/") {
+		messagesDoor{}.writeError(w, e)
+		return
+	}
+	writeError(w, e)
 }
 
 // writeError sends e as JSON. Retry-After from a rate-limited upstream is

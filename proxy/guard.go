@@ -51,14 +51,14 @@ func (g *guard) allow(w http.ResponseWriter, r *http.Request) bool {
 				host = h
 			}
 			if host == "" || !isLoopbackHost(host) {
-				writeError(w, newAPIError(http.StatusForbidden, "invalid_request_error", "forbidden_host", "",
+				writeErrorFor(w, r, newAPIError(http.StatusForbidden, "invalid_request_error", "forbidden_host", "",
 					"Host "+quoteHost(r.Host)+" is not allowed: LocalRouter listens on loopback and only answers requests for localhost"))
 				return false
 			}
 		}
 		if origin := r.Header.Get("Origin"); origin != "" {
 			if !g.anyOrig && !g.origins[origin] {
-				writeError(w, newAPIError(http.StatusForbidden, "invalid_request_error", "forbidden_origin", "",
+				writeErrorFor(w, r, newAPIError(http.StatusForbidden, "invalid_request_error", "forbidden_origin", "",
 					"Origin "+origin+" is not allowed: add it to server.allowed_origins"))
 				return false
 			}
@@ -67,7 +67,7 @@ func (g *guard) allow(w http.ResponseWriter, r *http.Request) bool {
 			h.Add("Vary", "Origin")
 			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, OPTIONS")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Api-Key")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Api-Key, Anthropic-Version, Anthropic-Beta")
 				h.Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)
 				return false
@@ -75,8 +75,8 @@ func (g *guard) allow(w http.ResponseWriter, r *http.Request) bool {
 			h.Set("Access-Control-Expose-Headers", "X-LocalRouter-Route, X-LocalRouter-Overhead")
 		}
 		if g.apiKey != nil && r.URL.Path != "/health" && !g.authorized(r) {
-			writeError(w, newAPIError(http.StatusUnauthorized, "authentication_error", "invalid_api_key", "",
-				"missing or wrong API key: send Authorization: Bearer <server.api_key>"))
+			writeErrorFor(w, r, newAPIError(http.StatusUnauthorized, "authentication_error", "invalid_api_key", "",
+				"missing or wrong API key: send Authorization: Bearer <server.api_key> (or x-api-key)"))
 			return false
 		}
 	}
@@ -85,6 +85,9 @@ func (g *guard) allow(w http.ResponseWriter, r *http.Request) bool {
 
 func (g *guard) authorized(r *http.Request) bool {
 	key := r.Header.Get("X-Api-Key")
+	if key == "" {
+		key = r.Header.Get("X-Goog-Api-Key")
+	}
 	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
 		key = a[7:]
 	}

@@ -6,13 +6,16 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/localrouter/localrouter/strategy"
 )
 
-// models serves GET /v1/models: the routing names, then provider/model for
-// every model a provider lists.
+// models serves GET /v1/models: the routing names, the aliases that name
+// one model (a glob is no model name), then provider/model for every model
+// a provider lists. Each entry carries OpenAI's fields and Anthropic's, and
+// the list both envelopes (DESIGN §9), so either SDK reads it.
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	st := s.state.Load()
 	type model struct {
@@ -20,19 +23,36 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 		Object  string `json:"object"`
 		Created int64  `json:"created"`
 		OwnedBy string `json:"owned_by"`
+		// Anthropic's.
+		Type        string `json:"type"`
+		DisplayName string `json:"display_name"`
+		CreatedAt   string `json:"created_at"`
 	}
 	list := struct {
-		Object string  `json:"object"`
-		Data   []model `json:"data"`
-	}{Object: "list"}
-	for _, id := range []string{"auto", "local", "remote"} {
-		list.Data = append(list.Data, model{ID: id, Object: "model", OwnedBy: "localrouter"})
+		Object  string  `json:"object"`
+		Data    []model `json:"data"`
+		HasMore bool    `json:"has_more"`
+		FirstID string  `json:"first_id"`
+		LastID  string  `json:"last_id"`
+	}{Object: "list", Data: []model{}}
+	add := func(id, owner, name string) {
+		list.Data = append(list.Data, model{ID: id, Object: "model", OwnedBy: owner, Type: "model", DisplayName: name,
+			CreatedAt: "1970-01-01T00:00:00Z"})
+	}
+	add("auto", "localrouter", "LocalRouter: auto (follows the strategy)")
+	add("local", "localrouter", "LocalRouter: local side")
+	add("remote", "localrouter", "LocalRouter: remote side")
+	for _, a := range st.cfg.Routing.Aliases {
+		if !strings.ContainsAny(a.Glob, "*?") {
+			add(a.Glob, "localrouter", "LocalRouter alias: "+a.Target)
+		}
 	}
 	for _, p := range st.up.table.Providers {
 		for _, m := range p.Models {
-			list.Data = append(list.Data, model{ID: p.Name + "/" + m, Object: "model", OwnedBy: p.Name})
+			add(p.Name+"/"+m, p.Name, m+" ("+p.Name+")")
 		}
 	}
+	list.FirstID, list.LastID = list.Data[0].ID, list.Data[len(list.Data)-1].ID
 	writeJSON(w, list)
 }
 

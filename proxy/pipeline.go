@@ -45,6 +45,9 @@ type call struct {
 	// path is where a native provider takes the body ("/v1/messages").
 	path  string
 	codec codec
+	// unsignedThinking: the history holds thinking blocks another model
+	// wrote (Messages), which Anthropic itself would refuse.
+	unsignedThinking bool
 }
 
 // codec translates one call to and from Chat Completions, the protocol
@@ -97,12 +100,7 @@ func (s *Server) serve(d door) http.HandlerFunc {
 		}
 		rec.stream = c.stream
 
-		f := c.facts
-		sreq := &strategy.Request{
-			Model: c.model, Stream: c.stream, Messages: f.Messages, PromptChars: f.PromptChars,
-			EstTokens: f.EstTokens, HasImages: f.HasImages, HasTools: f.HasTools,
-			Header: strategy.HeaderFunc(r.Header),
-		}
+		sreq := s.routingRequest(r, c.model, c.stream, c.facts)
 		live := s.live()
 		dec, err := st.router.Decide(sreq, live)
 		if err != nil {
@@ -134,6 +132,15 @@ func (s *Server) serve(d door) http.HandlerFunc {
 		if err != nil {
 			s.upstreamFailed(w, r, d, err, &rec)
 		}
+	}
+}
+
+// routingRequest is what the router sees of a request.
+func (s *Server) routingRequest(r *http.Request, model string, stream bool, f providers.Facts) *strategy.Request {
+	return &strategy.Request{
+		Model: model, Stream: stream, Messages: f.Messages, PromptChars: f.PromptChars,
+		EstTokens: f.EstTokens, HasImages: f.HasImages, HasTools: f.HasTools,
+		Header: strategy.HeaderFunc(r.Header),
 	}
 }
 
@@ -203,7 +210,8 @@ func (s *Server) passThrough(w http.ResponseWriter, r *http.Request, n providers
 	if err != nil {
 		return err
 	}
-	req := providers.NativeRequest{Protocol: d.native(), Path: c.path, Query: r.URL.RawQuery, Body: body, Header: r.Header}
+	req := providers.NativeRequest{Protocol: d.native(), Path: c.path, Query: r.URL.RawQuery, Body: body, Header: r.Header,
+		UnsignedThinking: c.unsignedThinking}
 	if !c.stream {
 		resp, err := n.Forward(r.Context(), req, nil)
 		if err != nil {

@@ -137,6 +137,10 @@ func New(o Options) (*Server, error) {
 	for _, prefix := range []string{"/v1", ""} {
 		mux.HandleFunc("POST "+prefix+"/chat/completions", s.serve(chatDoor{}))
 		mux.HandleFunc(prefix+"/chat/completions", methodNotAllowed("POST"))
+		mux.HandleFunc("POST "+prefix+"/messages", s.serve(messagesDoor{}))
+		mux.HandleFunc(prefix+"/messages", methodNotAllowed("POST"))
+		mux.HandleFunc("POST "+prefix+"/messages/count_tokens", s.countTokens)
+		mux.HandleFunc(prefix+"/messages/count_tokens", methodNotAllowed("POST"))
 		mux.HandleFunc("GET "+prefix+"/models", s.models)
 		mux.HandleFunc(prefix+"/models", methodNotAllowed("GET"))
 	}
@@ -150,6 +154,9 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("/localrouter/mock", methodNotAllowed("PUT"))
 	mux.HandleFunc("POST /localrouter/refresh", s.refresh)
 	mux.HandleFunc("/localrouter/refresh", methodNotAllowed("POST"))
+	// Clients probe the root before their first request (Claude Code's
+	// gateway check sends HEAD /).
+	mux.HandleFunc("HEAD /{$}", func(http.ResponseWriter, *http.Request) {})
 	mux.HandleFunc("/", notFound)
 	// The guard comes from the current config, so a reload changes it too.
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -333,12 +340,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func methodNotAllowed(allow string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
-		writeError(w, newAPIError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", "",
+		writeErrorFor(w, r, newAPIError(http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", "",
 			r.Method+" is not allowed on "+r.URL.Path+": use "+allow))
 	}
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
-	writeError(w, newAPIError(http.StatusNotFound, "invalid_request_error", "unknown_url", "",
-		"unknown URL "+r.URL.Path+": LocalRouter serves /v1/chat/completions, /v1/models, /health and /localrouter/{status,override,mock,refresh}"))
+	writeErrorFor(w, r, newAPIError(http.StatusNotFound, "invalid_request_error", "unknown_url", "",
+		"unknown URL "+r.URL.Path+": LocalRouter serves /v1/chat/completions, /v1/messages, /v1/models, /health and /localrouter/{status,override,mock,refresh}"))
 }

@@ -18,7 +18,83 @@ func (c *Client) Speaks(p providers.Protocol) bool { return p == providers.Proto
 // client's anthropic-* headers go with it, the client's credentials never,
 // and the answer comes back as the API sent it.
 func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+	if req.UnsignedThinking {
+		body, err := stripUnsignedThinking(req.Body)
+		if err != nil {
+			return nil, &providers.RequestError{Param: "messages", Msg: err.Error()}
+		}
+		req.Body = body
+	}
 	return Forward(ctx, c.up, strings.TrimSuffix(c.url, "/v1/messages"), req, out)
+}
+
+// stripUnsignedThinking removes from a Messages request's history the
+// thinking blocks that carry no signature: another model (a local one,
+// through the translator) wrote them, and Anthropic answers 400 to a
+// thinking block it cannot verify. When that leaves the last assistant
+// turn of a tool loop without thinking while thinking is on, thinking is
+// turned off for this request, since Anthropic requires such a turn to
+// start with a thinking block. An assistant turn left empty is dropped.
+func stripUnsignedThinking(body []byte) ([]byte, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, err
+	}
+	var msgs []map[string]json.RawMessage
+	if err := json.Unmarshal(top["messages"], &msgs); err != nil {
+		return nil, err
+	}
+	kept := msgs[:0]
+	lastNeedsThinking := false
+	for _, m := range msgs {
+		var role string
+		json.Unmarshal(m["role"], &role)
+		var blocks []json.RawMessage
+		if role != "assistant" || json.Unmarshal(m["content"], &blocks) != nil {
+			kept = append(kept, m)
+			continue
+		}
+		var keep []json.RawMessage
+		thinking, toolUse := false, false
+		for _, b := range blocks {
+			var head struct {
+				Type      string `json:"type"`
+				Signature string `json:"signature"`
+			}
+			json.Unmarshal(b, &head)
+			switch head.Type {
+			case "thinking":
+				if head.Signature == "" {
+					continue
+				}
+				thinking = true
+			case "redacted_thinking":
+				thinking = true
+			case "tool_use":
+				toolUse = true
+			}
+			keep = append(keep, b)
+		}
+		if len(keep) == 0 {
+			continue
+		}
+		content, err := json.Marshal(keep)
+		if err != nil {
+			return nil, err
+		}
+		m["content"] = content
+		kept = append(kept, m)
+		lastNeedsThinking = toolUse && !thinking
+	}
+	enc, err := json.Marshal(kept)
+	if err != nil {
+		return nil, err
+	}
+	top["messages"] = enc
+	if lastNeedsThinking {
+		delete(top, "thinking")
+	}
+	return json.Marshal(top)
 }
 
 // Forward sends a Messages request to the Anthropic-compatible API at root
