@@ -82,7 +82,9 @@ func (c *messagesCodec) stream(model string) streamEncoder {
 }
 
 // messagesStream writes a Chat Completions stream as Messages events.
-type messagesStream struct{ s *anthropic.ChatToMessagesStream }
+type messagesStream struct {
+	s *anthropic.ChatToMessagesStream
+}
 
 func (messagesStream) contentType() string { return "text/event-stream" }
 
