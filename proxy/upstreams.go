@@ -89,6 +89,7 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 			c, err := openai.New(openai.Options{
 				Name: pc.Name, BaseURL: pc.BaseURL, APIKey: string(pc.APIKey), Headers: headerValues(pc),
 				Timeout: pc.Timeout, IdleTimeout: pc.IdleTimeout, UserAgent: userAgent,
+				Protocols: protocols(pc.Protocols),
 			})
 			if err != nil {
 				errs = append(errs, err.Error())
@@ -141,4 +142,12 @@ func headerValues(pc config.Provider) map[string]string {
 		h[k] = string(v)
 	}
 	return h
+}
+
+func protocols(names []string) []providers.Protocol {
+	out := make([]providers.Protocol, len(names))
+	for i, n := range names {
+		out[i] = providers.Protocol(n)
+	}
+	return out
 }
