@@ -10,6 +10,11 @@ import (
 	"unicode/utf8"
 )
 
+// nested returns inner inside depth objects {"a":…}.
+func nested(depth int, inner string) string {
+	return strings.Repeat(`{"a":`, depth) + inner + strings.Repeat("}", depth)
+}
+
 // manyKeys returns an object with n distinct keys k0…k(n-1) and then extra.
 func manyKeys(n int, extra string) string {
 	var b strings.Builder
@@ -48,11 +53,15 @@ func TestParseRequestDuplicateKeys(t *testing.T) {
 		{"tool parameter schema", `{"tools":[{"type":"function","function":{"name":"f",` +
 			`"parameters":{"type":"object","properties":{"a":{},"a":{}}}}}]}`, "a"},
 		{"nested unknown field", `{"metadata":{"x":[{"y":{"z":1,"z":2}}]}}`, "z"},
-		{"after many keys", manyKeys(40, `,"k3":0`), "k3"},
-		{"last of many keys", manyKeys(40, `,"k39":0`), "k39"},
+		{"after many keys", manyKeys(100, `,"k3":0`), "k3"},
+		{"last of many keys", manyKeys(100, `,"k99":0`), "k99"},
 		{"first key past the inline spans", manyKeys(31, `,"k0":0`), "k0"},
-		{"escaped, after many keys", manyKeys(40, `,"\u006b3":0`), "k3"},
-		{"escaped first, plain after many keys", `{"\u006bx":0,` + manyKeys(40, `,"kx":0`)[1:], "kx"},
+		{"escaped, after many keys", manyKeys(100, `,"\u006b3":0`), "k3"},
+		{"escaped first, plain after many keys", `{"\u006bx":0,` + manyKeys(100, `,"kx":0`)[1:], "kx"},
+		{"deep inside", nested(100, `{"x":1,"x":2}`), "x"},
+		{"parent, after a deep child", `{"x":` + nested(100, "{}") + `,"x":1}`, "x"},
+		{"parent, after a big child", `{"a":1,"b":` + manyKeys(100, "") + `,"a":2}`, "a"},
+		{"parent, after a child with escapes", `{"\u0061":1,"b":{"\u0063":1,"d":2},"a":2}`, "a"},
 		{"invalid bytes read as U+FFFD", "{\"\xff\":1,\"\xfe\":2}", "\uFFFD"},
 		{"invalid byte and escaped U+FFFD", "{\"a\xff\":1,\"a\\ufffd\":2}", "a\uFFFD"},
 		{"lone surrogates", `{"\ud800":1,"\udbff":2}`, "\uFFFD"},
@@ -87,15 +96,26 @@ func checkDuplicateKeyError(t *testing.T, body []byte, key string) {
 // TestParseRequestDistinctKeys checks what the duplicate key check must not
 // refuse.
 func TestParseRequestDistinctKeys(t *testing.T) {
+	// A key with the same bit in keySet.mask as "a", so that the parent
+	// really compares it with the keys it holds, not its child's.
+	twin := ""
+	for i := 0; twin == ""; i++ {
+		if k := fmt.Sprint("k", i); keyBit([]byte(k)) == keyBit([]byte("a")) {
+			twin = k
+		}
+	}
 	for _, tc := range []struct{ name, body, model string }{
+		{"child's key in the parent", `{"a":{"` + twin + `":1},"` + twin + `":2}`, ""},
 		{"case differs", `{"model":"a","Model":"b","MODEL":"c"}`, "a"},
 		{"same key in sibling objects", `{"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]}`, ""},
 		{"same key in parent and child", `{"model":"a","metadata":{"model":"b","x":{"model":"c"}}}`, "a"},
 		{"keys that share a prefix", `{"mode":1,"model":"a","models":2,"model ":3,"mod":4}`, "a"},
 		{"escaped key that differs", `{"model":"a","mo\u0064els":"b"}`, "a"},
 		{"key equal to a value", `{"model":"model","messages":[{"role":"role","content":"content"}]}`, "model"},
-		{"many keys", manyKeys(40, `,"model":"m"`), "m"},
-		{"nested objects with many keys", `{"a":` + manyKeys(20, "") + `,"b":` + manyKeys(20, "") + `}`, ""},
+		{"many keys", manyKeys(100, `,"model":"m"`), "m"},
+		{"nested objects with many keys", `{"a":` + manyKeys(50, "") + `,"b":` + manyKeys(50, "") + `}`, ""},
+		{"the same key at every level", nested(100, `{"a":1}`), ""},
+		{"child keys again in the parent", `{"a":{"b":1,"c":2},"b":{"c":{"\u0064":1}},"c":1,"d":2}`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body := []byte(tc.body)

@@ -180,20 +180,9 @@ func (s *scanner) object(field func(key []byte) error) error {
 			return s.syntax()
 		}
 		start := s.i
-		esc, err := s.str()
+		key, decoded, err := s.key()
 		if err != nil {
 			return err
-		}
-		key := s.b[start+1 : s.i-1]
-		var decoded []byte
-		if esc || !isASCII(key) && !utf8.Valid(key) {
-			// Keys compare, and name fields, by their decoded value, as in
-			// encoding/json: "mo\u0064el" is model, and each invalid byte
-			// reads as U+FFFD.
-			var k string
-			json.Unmarshal(s.b[start:s.i], &k)
-			key = []byte(k)
-			decoded = key
 		}
 		if keys.add(s.b, start+1, s.i-1, decoded) {
 			s.i = start
@@ -614,14 +603,31 @@ func (s *scanner) str() (escaped bool, err error) {
 	}
 }
 
-// isASCII reports whether b is all ASCII; for short keys it beats a call
-// to utf8.Valid.
-func isASCII(b []byte) bool {
-	var or byte
-	for _, c := range b {
-		or |= c
+// key scans an object key. Keys compare, and name fields, by their decoded
+// value, as in encoding/json: "mo\u0064el" is model, and each invalid byte
+// reads as U+FFFD. decoded is that value, or nil for a key that is its own
+// value: plain ASCII, found in one pass since there is one call per key.
+func (s *scanner) key() (key, decoded []byte, err error) {
+	b, start := s.b, s.i
+	i := start + 1
+	for i < len(b) && b[i] >= 0x20 && b[i] < utf8.RuneSelf && b[i] != '"' && b[i] != '\\' {
+		i++
 	}
-	return or < utf8.RuneSelf
+	if i < len(b) && b[i] == '"' {
+		s.i = i + 1
+		return b[start+1 : i], nil, nil
+	}
+	esc, err := s.str()
+	if err != nil {
+		return nil, nil, err
+	}
+	if key = b[start+1 : s.i-1]; !esc && utf8.Valid(key) {
+		return key, nil, nil
+	}
+	var k string
+	json.Unmarshal(b[start:s.i], &k)
+	decoded = []byte(k)
+	return decoded, decoded, nil
 }
 
 func isHex(c byte) bool {
