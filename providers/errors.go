@@ -158,3 +158,22 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
+
+// ErrorTypeCode is OpenAI's error type and code for an HTTP status that
+// came without them: the one table every provider and the gateway use for
+// the OpenAI shape (Anthropic's own types are its package's table).
+func ErrorTypeCode(status int) (typ, code string) {
+	switch {
+	case status == http.StatusUnauthorized:
+		return "authentication_error", "invalid_api_key"
+	case status == http.StatusForbidden:
+		return "permission_error", "permission_denied"
+	case status == http.StatusNotFound:
+		return "invalid_request_error", "not_found"
+	case status == http.StatusTooManyRequests:
+		return "rate_limit_error", "rate_limit_exceeded"
+	case status >= 500:
+		return "server_error", "server_error"
+	}
+	return "invalid_request_error", ""
+}

@@ -249,7 +249,7 @@ func TestUpstreamFailures(t *testing.T) {
 		{name: "429", handler: errorReply(429, `{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}`),
 			wantStatus: 429, wantType: "requests", wantInMsg: "Rate limit"},
 		{name: "500", handler: errorReply(500, `{"detail":"CUDA out of memory"}`),
-			wantStatus: 500, wantType: "upstream_error", wantInMsg: "CUDA out of memory"},
+			wantStatus: 500, wantType: "server_error", wantInMsg: "CUDA out of memory"},
 		{name: "timeout", handler: func(w http.ResponseWriter, r *http.Request, _ []byte) {
 			select {
 			case <-r.Context().Done():

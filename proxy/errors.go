@@ -69,7 +69,7 @@ func upstreamError(pe *providers.Error) *apiError {
 		// SDKs retry 429 and 5xx and surface 4xx to the user.
 		typ := pe.Type
 		if typ == "" {
-			typ = typeForStatus(pe.Status)
+			typ, _ = providers.ErrorTypeCode(pe.Status)
 		}
 		msg := pe.Provider + ": " + pe.Message
 		if pe.Message == "" {
@@ -94,18 +94,6 @@ func upstreamError(pe *providers.Error) *apiError {
 		code = "upstream_error"
 	}
 	return newAPIError(http.StatusBadGateway, typ, code, pe.Param, pe.Error())
-}
-
-func typeForStatus(status int) string {
-	switch {
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return "authentication_error"
-	case status == http.StatusTooManyRequests:
-		return "rate_limit_error"
-	case status >= 500:
-		return "upstream_error"
-	}
-	return "invalid_request_error"
 }
 
 // writeErrorFor sends e in the shape of the front door r is for: what a

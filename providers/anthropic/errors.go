@@ -44,14 +44,8 @@ func (c *Client) upstreamError(stage providers.Stage, status int, body []byte, h
 	switch {
 	case known:
 		e.Type = k.openAI
-	case e.Status == http.StatusUnauthorized:
-		e.Type = "authentication_error"
-	case e.Status == http.StatusTooManyRequests:
-		e.Type = "rate_limit_error"
-	case e.Status >= 500:
-		e.Type = "server_error"
 	case e.Status >= 400:
-		e.Type = "invalid_request_error"
+		e.Type, _ = providers.ErrorTypeCode(e.Status)
 	}
 	return c.up.RedactError(e)
 }

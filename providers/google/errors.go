@@ -29,7 +29,7 @@ func mapError(httpStatus int, body []byte) *providers.Error {
 			e.Status = http.StatusBadGateway
 		}
 		if e.Type == "" {
-			e.Type, e.Code = typeForStatus(httpStatus)
+			e.Type, e.Code = providers.ErrorTypeCode(httpStatus)
 		}
 		return e
 	}
@@ -67,29 +67,12 @@ func mapError(httpStatus int, body []byte) *providers.Error {
 	case "INTERNAL", "UNAVAILABLE", "UNKNOWN":
 		e.Type, e.Code = "server_error", strings.ToLower(status)
 	default:
-		e.Type, e.Code = typeForStatus(e.Status)
+		e.Type, e.Code = providers.ErrorTypeCode(e.Status)
 	}
 	if e.Status == 0 {
 		e.Status = httpStatusFor(status)
 	}
 	return e
-}
-
-// typeForStatus is the OpenAI error type and code for a bare HTTP status.
-func typeForStatus(status int) (typ, code string) {
-	switch {
-	case status == http.StatusUnauthorized:
-		return "authentication_error", "invalid_api_key"
-	case status == http.StatusForbidden:
-		return "permission_error", "permission_denied"
-	case status == http.StatusNotFound:
-		return "invalid_request_error", "not_found"
-	case status == http.StatusTooManyRequests:
-		return "rate_limit_error", "rate_limit_exceeded"
-	case status >= 500:
-		return "server_error", "server_error"
-	}
-	return "invalid_request_error", ""
 }
 
 func grpcStatusFor(httpStatus int) string {
