@@ -212,8 +212,8 @@ func ErrorBody(errType, message string) []byte {
 
 func appendErrorBody(dst []byte, errType, message string) []byte {
 	dst = append(dst, `{"type":"error","error":{"type":`...)
-	dst = appendJSONString(dst, errType)
+	dst = providers.AppendJSONString(dst, errType)
 	dst = append(dst, `,"message":`...)
-	dst = appendJSONString(dst, message)
+	dst = providers.AppendJSONString(dst, message)
 	return append(dst, "}}"...)
 }

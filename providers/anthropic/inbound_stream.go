@@ -92,9 +92,9 @@ func (s *ChatToMessagesStream) Start(dst []byte) []byte {
 	}
 	s.started = true
 	dst = append(dst, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":"...)
-	dst = appendJSONString(dst, s.id)
+	dst = providers.AppendJSONString(dst, s.id)
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
-	dst = appendJSONString(dst, s.model)
+	dst = providers.AppendJSONString(dst, s.model)
 	dst = append(dst, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":`...)
 	dst = appendUsage(dst, outUsage{InputTokens: max(s.inputTokens, 0)})
 	dst = append(dst, "}}\n\nevent: ping\ndata: {\"type\":\"ping\"}\n\n"...)
@@ -193,12 +193,12 @@ func (s *ChatToMessagesStream) End(dst []byte) []byte {
 		u = usageToMessages(s.usage.PromptTokens, s.usage.CompletionTokens, cachedOf(s.usage))
 	}
 	dst = append(dst, "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"...)
-	dst = appendJSONString(dst, stop)
+	dst = providers.AppendJSONString(dst, stop)
 	dst = append(dst, `,"stop_sequence":`...)
 	if seq == "" {
 		dst = append(dst, "null"...)
 	} else {
-		dst = appendJSONString(dst, seq)
+		dst = providers.AppendJSONString(dst, seq)
 	}
 	dst = append(dst, `},"usage":`...)
 	dst = appendUsage(dst, u)
@@ -301,7 +301,7 @@ func (s *ChatToMessagesStream) delta(dst []byte, head, text string, q []byte) []
 		dst = append(dst, q...)
 		s.outBytes += decodedLen(q)
 	} else {
-		dst = appendJSONString(dst, text)
+		dst = providers.AppendJSONString(dst, text)
 		s.outBytes += len(text)
 	}
 	return append(dst, "}}\n\n"...)
@@ -412,9 +412,9 @@ func (s *ChatToMessagesStream) openTool(dst []byte, t *toolCall) []byte {
 	}
 	var b []byte
 	b = append(b, `{"type":"tool_use","id":`...)
-	b = appendJSONString(b, t.id)
+	b = providers.AppendJSONString(b, t.id)
 	b = append(b, `,"name":`...)
-	b = appendJSONString(b, t.name)
+	b = providers.AppendJSONString(b, t.name)
 	b = append(b, `,"input":{}}`...)
 	dst = s.openBlock(dst, openTool, string(b))
 	s.tool, t.block, s.toolSent = t, s.openIdx, true
@@ -467,57 +467,6 @@ func appendUsage(dst []byte, u outUsage) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string, as encoding/json writes it
-// but without HTML escaping: invalid UTF-8 becomes U+FFFD, and U+2028 and
-// U+2029 are escaped for JavaScript readers.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
 
 // fastChunk handles the common chunk, a delta with only content and/or
 // reasoning text, such as

@@ -549,23 +549,3 @@ func TestFastChunk(t *testing.T) {
 		})
 	}
 }
-
-func TestAppendJSONString(t *testing.T) {
-	for _, s := range []string{"", "plain", "a\"b\\c", "\n\r\t\x00\x1f\x7f", "<&>", "café 😀", "\u2028\u2029", "bad \xff\xfe utf8", "\xed\xa0\x80"} {
-		got := appendJSONString(nil, s)
-		var back string
-		if err := json.Unmarshal(got, &back); err != nil {
-			t.Errorf("%q → %s: not JSON: %v", s, got, err)
-			continue
-		}
-		want, _ := json.Marshal(s)
-		var wantBack string
-		json.Unmarshal(want, &wantBack)
-		if back != wantBack {
-			t.Errorf("%q → %s decodes to %q, encoding/json's to %q", s, got, back, wantBack)
-		}
-		if bytes.Contains(got, []byte(`\u003c`)) {
-			t.Errorf("%q → %s: HTML-escaped", s, got)
-		}
-	}
-}
