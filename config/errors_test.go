@@ -225,7 +225,7 @@ var errorCases = []struct {
 		yaml: "routing:\n  aliases:\n    'claude-*': nowhere/x\n    'gpt-*': sideways\n    ok: auto\n    also: [local]\nproviders:\n  ollama: {base_url: 'http://127.0.0.1:11434/v1', protocols: [anthropic, grpc]}\n",
 		want: []string{
 			`config bad.yaml:3:17: routing.aliases.claude-*: names a provider that is not configured: the part before "/" must be a key of providers`,
-			`config bad.yaml:4:14: routing.aliases.gpt-*: must be "local", "remote" or "provider/model"`,
+			`config bad.yaml:4:14: routing.aliases.gpt-*: must be "auto", "local", "remote" or "provider/model"`,
 			"config bad.yaml:6:11: routing.aliases.also: must be a string, got a list",
 			"config bad.yaml:8:74: providers.ollama.protocols[1]: must be one of openai, anthropic, responses, ollama",
 		},

@@ -153,10 +153,13 @@ func (k *checker) alias(field string, a Alias) {
 	if strings.TrimSpace(a.Glob) == "" {
 		k.errorf(field, "the model-name glob must not be empty")
 	}
-	if a.Target == "auto" {
-		return
+	switch t := a.Target; {
+	case t == "auto", t == "local", t == "remote":
+	case strings.Contains(t, "/"):
+		k.use(field, t) // provider/model: the provider must be configured
+	default:
+		k.errorf(field, `must be "auto", "local", "remote" or "provider/model"`)
 	}
-	k.use(field, a.Target)
 }
 
 func (k *checker) positive(field string, d time.Duration) {
