@@ -73,12 +73,15 @@ func (c *messagesCodec) chat(model string) (*providers.ChatCompletionRequest, er
 	return providers.ParseRequest(body)
 }
 
-func (c *messagesCodec) answer(resp *providers.ChatCompletionResponse, model string) ([]byte, error) {
-	return anthropic.FromChatResponse(resp, model)
+// The answer reports the model the client asked for, as Claude Code keys
+// its own settings (context window, tier) on it; X-LocalRouter-Route says
+// which model answered.
+func (c *messagesCodec) answer(resp *providers.ChatCompletionResponse, _ string) ([]byte, error) {
+	return anthropic.FromChatResponse(resp, c.info.Model)
 }
 
-func (c *messagesCodec) stream(model string) streamEncoder {
-	return messagesStream{anthropic.NewChatToMessagesStream(model, c.info.Facts.EstTokens)}
+func (c *messagesCodec) stream(string) streamEncoder {
+	return messagesStream{anthropic.NewChatToMessagesStream(c.info.Model, c.info.Facts.EstTokens)}
 }
 
 // messagesStream writes a Chat Completions stream as Messages events.
