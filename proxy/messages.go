@@ -121,6 +121,13 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dec, err := st.router.Decide(s.routingRequest(r, info.Model, info.Stream, info.Facts), s.live())
+	if on, _ := st.mockMode(s); err != nil && !on {
+		// A model no provider serves is refused as /v1/messages refuses it.
+		aerr := errorFor(err)
+		w.Header().Set("X-LocalRouter-Route", "none ("+aerr.Error()+")")
+		d.writeError(w, aerr)
+		return
+	}
 	if err == nil {
 		w.Header().Set("X-LocalRouter-Route", dec.String())
 		if p, ok := s.provider(st, dec); ok {
