@@ -281,14 +281,17 @@ func relay[T any](w http.ResponseWriter, r *http.Request, rec *requestLog, conte
 		w.WriteHeader(http.StatusOK)
 	}
 	var buf []byte
-	var writeErr error
+	var writeErr, encodeErr error
 	for item := range ch {
-		if writeErr != nil {
+		if writeErr != nil || encodeErr != nil {
 			continue // drain so the producer can return
 		}
 		var err error
 		if buf, err = encode(buf[:0], item); err != nil {
-			rec.err = "encode stream event: " + err.Error()
+			// An answer that cannot be put into the client's protocol
+			// would reach it corrupted: end it as a failure instead.
+			encodeErr = err
+			cancel()
 			continue
 		}
 		rec.chunks++
@@ -306,6 +309,10 @@ func relay[T any](w http.ResponseWriter, r *http.Request, rec *requestLog, conte
 		}
 	}
 	err := <-errc
+	if encodeErr != nil {
+		err = &providers.Error{Stage: providers.StageStream, Message: "cannot translate the upstream's stream: " + encodeErr.Error(),
+			Err: encodeErr}
+	}
 
 	switch {
 	case writeErr != nil || r.Context().Err() != nil && !shuttingDown(r):
