@@ -23,6 +23,7 @@ FUZZ := ./providers:FuzzParseRequest ./providers:FuzzDuplicateKeys \
 	./providers/anthropic:FuzzStream ./providers/anthropic:FuzzConvertRequest \
 	./providers/anthropic:FuzzToChatRequest ./providers/anthropic:FuzzChatToMessagesStream \
 	./providers/anthropic:FuzzEncodeRequest ./providers/google:FuzzEncodeRequest \
+	./providers/openai:FuzzResponsesToChat ./providers/openai:FuzzChatToResponsesStream \
 	./providers/google:FuzzStream ./providers/google:FuzzConvertRequest ./providers/google:FuzzResponse \
 	./config:FuzzParse ./strategy:FuzzRuleCompile
 
