@@ -409,11 +409,16 @@ func (s *ChatToResponsesStream) End(dst []byte) []byte {
 	}
 	dst = s.Start(dst)
 	dst = s.closeOpen(dst)
+	// A call whose name never came (an empty tool_calls entry, or
+	// fragments of a broken upstream) names nothing the client could run:
+	// it is left out rather than sent as a call to "".
+	kept := s.tools[:0]
 	for _, t := range s.tools {
-		if t.index < 0 {
-			dst = s.openTool(dst, t) // the name never came; the client reports the unknown tool
+		if t.index >= 0 {
+			kept = append(kept, t)
 		}
 	}
+	s.tools = kept
 	for _, t := range s.tools {
 		if t.done {
 			continue
@@ -431,8 +436,17 @@ func (s *ChatToResponsesStream) End(dst []byte) []byte {
 			dst = append(dst, `,"input":`...)
 			dst = s.tail(providers.AppendJSONString(dst, input))
 		} else {
-			if len(bytes.TrimSpace(t.text)) == 0 {
+			switch {
+			case len(bytes.TrimSpace(t.text)) == 0:
 				t.text = []byte("{}")
+			case !json.Valid(t.text):
+				// Cut or broken arguments (an answer stopped at its token
+				// limit): the complete item, which is what Codex runs,
+				// carries them as {"arguments": "<as sent>"}, the rule of
+				// the Anthropic translator too: the client's tool refuses a
+				// parameter it does not know, and the model sees what it sent.
+				t.text = providers.AppendJSONString([]byte(`{"arguments":`), string(t.text))
+				t.text = append(t.text, '}')
 			}
 			dst = s.event(dst, "response.function_call_arguments.done")
 			dst = s.itemRef(dst, t)
