@@ -3,7 +3,6 @@ package anthropic
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -61,7 +60,7 @@ const maxStop = 4
 func ToChatRequest(body []byte, model string) ([]byte, error) {
 	var in inRequest
 	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, decodeError("", err)
+		return nil, providers.DecodeError("anthropic", "", err)
 	}
 	out := chatRequest{Model: model, Temperature: in.Temperature, TopP: in.TopP}
 	if in.MaxTokens != nil && *in.MaxTokens >= 1 {
@@ -77,7 +76,7 @@ func ToChatRequest(body []byte, model string) ([]byte, error) {
 	}
 
 	var stops []string
-	if err := decodeOptional(in.StopSequences, &stops, "stop_sequences"); err != nil {
+	if err := providers.DecodeOptional("anthropic", in.StopSequences, &stops, "stop_sequences"); err != nil {
 		return nil, err
 	}
 	for _, s := range stops {
@@ -88,7 +87,7 @@ func ToChatRequest(body []byte, model string) ([]byte, error) {
 	var meta struct {
 		UserID string `json:"user_id"`
 	}
-	if err := decodeOptional(in.Metadata, &meta, "metadata"); err != nil {
+	if err := providers.DecodeOptional("anthropic", in.Metadata, &meta, "metadata"); err != nil {
 		return nil, err
 	}
 	out.User = meta.UserID
@@ -118,41 +117,6 @@ func ToChatRequest(body []byte, model string) ([]byte, error) {
 	}
 	out.ReasoningEffort = effort
 	return marshal(out)
-}
-
-// decodeOptional decodes an optional field; absent and null leave v alone.
-func decodeOptional(raw json.RawMessage, v any, param string) error {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return decodeError(param, err)
-	}
-	return nil
-}
-
-// decodeError turns a decoding error into a *providers.RequestError naming
-// the field, param being where raw sat in the request.
-func decodeError(param string, err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return &providers.RequestError{Msg: "anthropic: request body is not valid JSON: " + err.Error()}
-	case errors.As(err, &te):
-		p := param
-		if te.Field != "" {
-			if p != "" {
-				p += "."
-			}
-			p += te.Field
-		}
-		if p == "" {
-			return &providers.RequestError{Msg: "anthropic: request body must be a JSON object"}
-		}
-		return &providers.RequestError{Param: p, Msg: fmt.Sprintf("anthropic: %s must not be a JSON %s", p, te.Value)}
-	}
-	return &providers.RequestError{Param: param, Msg: fmt.Sprintf("anthropic: %s: %v", param, err)}
 }
 
 // inConverter builds the Chat messages of one request.
@@ -194,7 +158,7 @@ func contentBlocks(raw json.RawMessage, param string) ([]json.RawMessage, error)
 	if raw[0] == '"' {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return nil, decodeError(param, err)
+			return nil, providers.DecodeError("anthropic", param, err)
 		}
 		b, _ := marshal(struct {
 			Type string `json:"type"`
@@ -226,7 +190,7 @@ func decodeBlock(raw json.RawMessage, param string) (inBlock, error) {
 	}
 	var b inBlock
 	if err := json.Unmarshal(raw, &b); err != nil {
-		return inBlock{}, decodeError(param, err)
+		return inBlock{}, providers.DecodeError("anthropic", param, err)
 	}
 	return b, nil
 }
@@ -243,7 +207,7 @@ func (c *inConverter) messages(raw json.RawMessage) error {
 		param := fmt.Sprintf("messages[%d]", i)
 		var m inMessage
 		if err := json.Unmarshal(r, &m); err != nil {
-			return decodeError(param, err)
+			return providers.DecodeError("anthropic", param, err)
 		}
 		var err error
 		switch m.Role {
@@ -562,7 +526,7 @@ func toolArguments(input json.RawMessage) string {
 // toolsToChat translates tools and tool_choice.
 func toolsToChat(in *inRequest, out *chatRequest) error {
 	var tools []json.RawMessage
-	if err := decodeOptional(in.Tools, &tools, "tools"); err != nil {
+	if err := providers.DecodeOptional("anthropic", in.Tools, &tools, "tools"); err != nil {
 		return err
 	}
 	names := make(map[string]bool, len(tools))
@@ -576,7 +540,7 @@ func toolsToChat(in *inRequest, out *chatRequest) error {
 			if json.Unmarshal(raw, &head) == nil && head.Type != "" && head.Type != "custom" {
 				continue // a server tool of a shape we do not know
 			}
-			return decodeError(param, err)
+			return providers.DecodeError("anthropic", param, err)
 		}
 		if t.Type != "" && t.Type != "custom" {
 			continue // server tools run at Anthropic; no other upstream has them
@@ -589,7 +553,7 @@ func toolsToChat(in *inRequest, out *chatRequest) error {
 			Function: chatFunction{Name: t.Name, Description: t.Description, Parameters: inputSchema(t.InputSchema)}})
 	}
 	var tc inToolChoice
-	if err := decodeOptional(in.ToolChoice, &tc, "tool_choice"); err != nil {
+	if err := providers.DecodeOptional("anthropic", in.ToolChoice, &tc, "tool_choice"); err != nil {
 		return err
 	}
 	if len(out.Tools) == 0 {
@@ -629,11 +593,11 @@ func effortToChat(in *inRequest) (string, error) {
 	var head struct {
 		Type string `json:"type"`
 	}
-	if err := decodeOptional(in.Thinking, &head, "thinking"); err != nil {
+	if err := providers.DecodeOptional("anthropic", in.Thinking, &head, "thinking"); err != nil {
 		return "", err
 	}
 	if head.Type == "enabled" {
-		if err := decodeOptional(in.Thinking, &th, "thinking"); err != nil {
+		if err := providers.DecodeOptional("anthropic", in.Thinking, &th, "thinking"); err != nil {
 			return "", err
 		}
 	}
@@ -641,7 +605,7 @@ func effortToChat(in *inRequest) (string, error) {
 	var oc struct {
 		Effort string `json:"effort"`
 	}
-	if err := decodeOptional(in.OutputConfig, &oc, "output_config"); err != nil {
+	if err := providers.DecodeOptional("anthropic", in.OutputConfig, &oc, "output_config"); err != nil {
 		return "", err
 	}
 	effort := ""

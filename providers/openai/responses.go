@@ -3,7 +3,6 @@ package openai
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -173,7 +172,7 @@ const customParameters = `{"type":"object","properties":{"input":{"type":"string
 func ResponsesToChat(body []byte, model string, prev []byte) ([]byte, error) {
 	var in respRequest
 	if err := json.Unmarshal(body, &in); err != nil {
-		return nil, respDecodeError("", err)
+		return nil, providers.DecodeError("openai", "", err)
 	}
 	out := chatReq{Model: model, Temperature: in.Temperature, TopP: in.TopP, User: in.User}
 	if in.MaxOutputTokens != nil && *in.MaxOutputTokens >= 1 {
@@ -187,7 +186,7 @@ func ResponsesToChat(body []byte, model string, prev []byte) ([]byte, error) {
 
 	var c respConverter
 	var instr string
-	if err := respDecodeOptional(in.Instructions, &instr, "instructions"); err != nil {
+	if err := providers.DecodeOptional("openai", in.Instructions, &instr, "instructions"); err != nil {
 		return nil, err
 	}
 	if instr != "" {
@@ -196,7 +195,7 @@ func ResponsesToChat(body []byte, model string, prev []byte) ([]byte, error) {
 	if len(bytes.TrimSpace(prev)) > 0 {
 		var items []json.RawMessage
 		if err := json.Unmarshal(prev, &items); err != nil {
-			return nil, respDecodeError("previous_response_id", err)
+			return nil, providers.DecodeError("openai", "previous_response_id", err)
 		}
 		if err := c.items(items, "previous_response_id"); err != nil {
 			return nil, err
@@ -323,39 +322,6 @@ func formatToChat(raw json.RawMessage) json.RawMessage {
 	return nil
 }
 
-func respDecodeOptional(raw json.RawMessage, v any, param string) error {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return respDecodeError(param, err)
-	}
-	return nil
-}
-
-// respDecodeError turns a decoding error into a *providers.RequestError.
-func respDecodeError(param string, err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		return &providers.RequestError{Msg: "openai: request body is not valid JSON: " + err.Error()}
-	case errors.As(err, &te):
-		p := param
-		if te.Field != "" {
-			if p != "" {
-				p += "."
-			}
-			p += te.Field
-		}
-		if p == "" {
-			return &providers.RequestError{Msg: "openai: request body must be a JSON object"}
-		}
-		return &providers.RequestError{Param: p, Msg: fmt.Sprintf("openai: %s must not be a JSON %s", p, te.Value)}
-	}
-	return &providers.RequestError{Param: param, Msg: fmt.Sprintf("openai: %s: %v", param, err)}
-}
-
 // respConverter builds the Chat messages of one request.
 type respConverter struct {
 	system    []string
@@ -373,7 +339,7 @@ func (c *respConverter) input(raw json.RawMessage) error {
 	if raw[0] == '"' {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return respDecodeError("input", err)
+			return providers.DecodeError("openai", "input", err)
 		}
 		c.closeTools()
 		c.out = append(c.out, chatMsg{Role: "user", Content: s})
@@ -381,7 +347,7 @@ func (c *respConverter) input(raw json.RawMessage) error {
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
-		return respDecodeError("input", err)
+		return providers.DecodeError("openai", "input", err)
 	}
 	return c.items(items, "input")
 }
@@ -391,7 +357,7 @@ func (c *respConverter) items(items []json.RawMessage, param string) error {
 		p := fmt.Sprintf("%s[%d]", param, i)
 		var it respItem
 		if err := json.Unmarshal(raw, &it); err != nil {
-			return respDecodeError(p, err)
+			return providers.DecodeError("openai", p, err)
 		}
 		if it.Type == "" && it.Role != "" {
 			it.Type = "message"
@@ -406,7 +372,7 @@ func (c *respConverter) items(items []json.RawMessage, param string) error {
 			c.call(it.CallID, it.Name, args)
 		case "custom_tool_call":
 			var input string
-			if err := respDecodeOptional(it.Input, &input, p+".input"); err != nil {
+			if err := providers.DecodeOptional("openai", it.Input, &input, p+".input"); err != nil {
 				return err
 			}
 			args, _ := json.Marshal(struct {
@@ -442,14 +408,14 @@ func (c *respConverter) message(it *respItem, p string) error {
 	if len(raw) > 0 && raw[0] == '"' {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return respDecodeError(p+".content", err)
+			return providers.DecodeError("openai", p+".content", err)
 		}
 		texts = append(texts, s)
 		parts = append(parts, chatPart{Type: "text", Text: s})
 	} else if len(raw) > 0 && string(raw) != "null" {
 		var ps []respPart
 		if err := json.Unmarshal(raw, &ps); err != nil {
-			return respDecodeError(p+".content", err)
+			return providers.DecodeError("openai", p+".content", err)
 		}
 		for _, q := range ps {
 			switch q.Type {
@@ -590,13 +556,13 @@ func outputText(raw json.RawMessage, p string) (string, error) {
 	case '"':
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", respDecodeError(p, err)
+			return "", providers.DecodeError("openai", p, err)
 		}
 		return s, nil
 	case '[':
 		var ps []respPart
 		if err := json.Unmarshal(raw, &ps); err != nil {
-			return "", respDecodeError(p, err)
+			return "", providers.DecodeError("openai", p, err)
 		}
 		var texts []string
 		for _, q := range ps {
