@@ -1,6 +1,8 @@
 package providers
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -52,6 +54,12 @@ func TestScanMessagesErrors(t *testing.T) {
 	}
 }
 
+func TestHasDuplicateKeyOracle(t *testing.T) {
+	if !hasDuplicateKey(t, []byte(`{"a":{"b":1,"c":[2],"b":2}}`)) || hasDuplicateKey(t, []byte(`{"a":[{"b":1},{"b":2}],"b":{"a":"a"}}`)) {
+		t.Fatal("the fuzz oracle's duplicate-key walk is wrong")
+	}
+}
+
 // The real Claude Code requests in the captures scan without error, with
 // every tool counted.
 func TestScanMessagesClaudeCodeCaptures(t *testing.T) {
@@ -82,6 +90,98 @@ func BenchmarkScanMessagesClaudeCode(b *testing.B) {
 	for b.Loop() {
 		if _, err := ScanMessages(body); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzScanMessages checks the Messages scan against encoding/json: what it
+// accepts is valid JSON whose model and stream it read as a case-sensitive
+// decoder does, and a body with a key twice in one object is refused.
+func FuzzScanMessages(f *testing.F) {
+	f.Add([]byte(`{"model":"claude-sonnet-4-6","max_tokens":10,"stream":true,"system":[{"type":"text","text":"s"}],"messages":[{"role":"user","content":[{"type":"image","source":{}},{"type":"tool_result","content":[{"type":"text","text":"x"}]}]}],"tools":[{"name":"a","input_schema":{}}],"thinking":{"type":"enabled"}}`))
+	f.Add([]byte(`{"model":"a","model":"b"}`))
+	f.Add([]byte(`{"messages":[{"content":"x"}],"max_tokens":1e3}`))
+	body, err := os.ReadFile("anthropic/testdata/inbound/claude-code-01-request.json")
+	if err == nil {
+		f.Add(body)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		info, err := ScanMessages(body)
+		if err != nil {
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		if hasDuplicateKey(t, body) {
+			t.Fatalf("accepted a duplicate key: %q", body)
+		}
+		var m map[string]any
+		if json.Unmarshal(body, &m) != nil {
+			t.Fatalf("accepted a body that is not an object: %q", body)
+		}
+		if s, _ := m["model"].(string); s != info.Model {
+			t.Fatalf("model %q, encoding/json reads %q", info.Model, s)
+		}
+		if s, _ := m["stream"].(bool); s != info.Stream {
+			t.Fatalf("stream %v, encoding/json reads %v", info.Stream, s)
+		}
+		if info.Facts.EstTokens < 0 || info.Facts.PromptChars < 0 {
+			t.Fatalf("negative facts %+v", info.Facts)
+		}
+	})
+}
+
+// hasDuplicateKey walks body's tokens and reports whether any object has a
+// key twice.
+func hasDuplicateKey(t *testing.T, body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		keys  map[string]bool
+		isObj bool
+		key   bool // the next string is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{':
+				if top != nil && top.isObj {
+					top.key = true
+				}
+				stack = append(stack, &frame{keys: map[string]bool{}, isObj: true, key: true})
+				continue
+			case '[':
+				if top != nil && top.isObj {
+					top.key = true
+				}
+				stack = append(stack, &frame{})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+				continue
+			}
+		case string:
+			if top != nil && top.isObj && top.key {
+				if top.keys[v] {
+					return true
+				}
+				top.keys[v] = true
+				top.key = false
+				continue
+			}
+		}
+		if top != nil && top.isObj {
+			top.key = true
 		}
 	}
 }
