@@ -105,7 +105,9 @@ func (s *scanner) ws() {
 	}
 }
 
-func (s *scanner) request() error {
+// body scans a whole request body: one object, calling field on each of
+// its keys, and nothing after it.
+func (s *scanner) body(field func(key []byte) error) error {
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '{' {
 		if s.i < len(s.b) {
@@ -115,7 +117,18 @@ func (s *scanner) request() error {
 		}
 		return &RequestError{Msg: "request body must be a JSON object"}
 	}
-	err := s.object(func(key []byte) error {
+	if err := s.object(field); err != nil {
+		return err
+	}
+	s.ws()
+	if s.i != len(s.b) {
+		return s.syntax()
+	}
+	return nil
+}
+
+func (s *scanner) request() error {
+	return s.body(func(key []byte) error {
 		switch string(key) {
 		case "model":
 			s.modelAt = s.i
@@ -150,14 +163,6 @@ func (s *scanner) request() error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.ws()
-	if s.i != len(s.b) {
-		return s.syntax()
-	}
-	return nil
 }
 
 // object scans an object, calling field with the cursor on each value. It

@@ -49,17 +49,8 @@ func ScanMessages(body []byte) (*MessagesInfo, error) {
 }
 
 func (s *scanner) messagesRequest(info *MessagesInfo) error {
-	s.ws()
-	if s.i >= len(s.b) || s.b[s.i] != '{' {
-		if s.i < len(s.b) {
-			if err := s.value(); err != nil {
-				return err
-			}
-		}
-		return &RequestError{Msg: "request body must be a JSON object"}
-	}
 	f := &s.req.facts
-	err := s.object(func(key []byte) error {
+	return s.body(func(key []byte) error {
 		switch string(key) {
 		case "model":
 			str, ok, err := s.stringValue()
@@ -114,14 +105,6 @@ func (s *scanner) messagesRequest(info *MessagesInfo) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.ws()
-	if s.i != len(s.b) {
-		return s.syntax()
-	}
-	return nil
 }
 
 // system is a string or an array of text blocks; either counts as one
