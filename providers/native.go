@@ -62,18 +62,28 @@ type Native interface {
 }
 
 // ProtocolHeaders returns the headers of h that belong to protocol p and
-// are forwarded as the client sent them.
+// are forwarded as the client sent them: for Anthropic every anthropic-*
+// header, for Responses the OpenAI-* headers and what Codex sends to tie a
+// turn to its session, both as open lists.
 func ProtocolHeaders(p Protocol, h http.Header) http.Header {
-	var prefix string
+	var keep func(k string) bool
 	switch p {
 	case ProtocolAnthropic:
-		prefix = "Anthropic-"
+		keep = func(k string) bool { return strings.HasPrefix(k, "Anthropic-") }
+	case ProtocolResponses:
+		keep = func(k string) bool {
+			switch k {
+			case "Session-Id", "Session_id", "Thread-Id", "Conversation_id", "Originator", "X-Client-Request-Id":
+				return true
+			}
+			return strings.HasPrefix(k, "Openai-") || strings.HasPrefix(k, "X-Codex-")
+		}
 	default:
 		return nil
 	}
 	var out http.Header
 	for k, vs := range h {
-		if strings.HasPrefix(k, prefix) {
+		if keep(k) {
 			if out == nil {
 				out = http.Header{}
 			}
@@ -93,4 +103,77 @@ func AppendEvent(dst []byte, name string, data []byte) []byte {
 		dst = append(dst, '\n')
 	}
 	return sse.AppendEvent(dst, data)
+}
+
+// Wire is what ForwardNative needs to know of a protocol to pass it
+// through: how its errors read, where its stream ends, where its usage is.
+type Wire interface {
+	// Protocol names the protocol, for ProtocolHeaders.
+	Protocol() Protocol
+	// ParseError reads an error body's code and message.
+	ParseError(body []byte) (code, msg string)
+	// Relay returns the decoder of one streamed answer: each event goes to
+	// the client as received; the decoder sees the terminal event and
+	// gathers the usage on the way.
+	Relay() RelayDecoder
+	// Usage reads a whole answer's usage for the request log; nil when
+	// there is none.
+	Usage(body []byte) *Usage
+}
+
+// RelayDecoder is a Decoder of wire events that also reports the usage it
+// saw.
+type RelayDecoder interface {
+	Decoder[[]byte]
+	Usage() *Usage
+}
+
+// ForwardNative sends a request in protocol w to url through u and returns
+// the answer as the upstream gave it, or with out set relays each event of
+// its stream on out as received (see Native.Forward). Every native
+// pass-through uses it: Anthropic Messages and the OpenAI Responses API, to
+// the vendors' APIs and to local servers that serve them.
+func ForwardNative(ctx context.Context, u *Upstream, url string, req NativeRequest, out chan<- []byte, w Wire) (*NativeResponse, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if req.Query != "" {
+		url += "?" + req.Query
+	}
+	accept := "application/json"
+	if out != nil {
+		accept = "text/event-stream"
+	}
+	extra := ProtocolHeaders(w.Protocol(), req.Header)
+	if extra == nil {
+		extra = http.Header{} // a pass-through all the same: keep the error body
+	}
+	resp, err := u.SendWith(ctx, url, req.Body, accept, extra, func(status int, b []byte) *Error {
+		code, msg := w.ParseError(b)
+		return &Error{Provider: u.Name(), Stage: StageStatus, Status: status, Code: code, Message: msg}
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	ct := resp.Header.Get("Content-Type")
+	if out == nil || !strings.HasPrefix(ct, "text/event-stream") {
+		body, err := u.ReadAnswer(ctx, cancel, resp)
+		if err != nil {
+			return nil, err
+		}
+		if out != nil {
+			// A JSON answer to a streamed request is an error a proxy in
+			// between sent with a 200.
+			b := u.RedactBody(body)
+			code, msg := w.ParseError(b)
+			return nil, &Error{Provider: u.Name(), Stage: StageStatus, Status: http.StatusBadGateway,
+				Code: code, Message: msg, Raw: b, Header: http.Header{"Content-Type": {ct}}}
+		}
+		return &NativeResponse{Status: resp.StatusCode, ContentType: ct, Body: body, Usage: w.Usage(body)}, nil
+	}
+	r := w.Relay()
+	if err := ReadStream(ctx, cancel, u, resp.Body, out, r); err != nil {
+		return nil, err
+	}
+	return &NativeResponse{Status: http.StatusOK, ContentType: ct, Usage: r.Usage()}, nil
 }

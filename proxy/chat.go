@@ -33,7 +33,7 @@ func (chatDoor) parse(body []byte, _ *http.Request) (*call, error) {
 
 func (chatDoor) writeError(w http.ResponseWriter, e *apiError) { writeError(w, e) }
 
-func (chatDoor) streamError(dst []byte, e *apiError) []byte { return appendStreamError(dst, e) }
+func (chatDoor) nativeStream(string) nativeStream { return plainRelay(appendStreamError) }
 
 // chatCodec is the identity: the provider takes and gives Chat Completions.
 type chatCodec struct {

@@ -46,9 +46,7 @@ func (messagesDoor) writeError(w http.ResponseWriter, e *apiError) {
 	writeBody(w, e.status, "application/json", anthropic.ErrorBody(anthropic.ErrorType(e.status), e.Error()))
 }
 
-func (messagesDoor) streamError(dst []byte, e *apiError) []byte {
-	return appendMessagesError(dst, e)
-}
+func (messagesDoor) nativeStream(string) nativeStream { return plainRelay(appendMessagesError) }
 
 // appendMessagesError appends the error event that ends a Messages stream
 // which failed after it began: never a clean message_stop.

@@ -31,9 +31,17 @@ type door interface {
 	parse(body []byte, r *http.Request) (*call, error)
 	// writeError sends e in the door's shape.
 	writeError(w http.ResponseWriter, e *apiError)
-	// streamError appends the in-band error that ends a stream that failed
-	// after it began.
-	streamError(dst []byte, e *apiError) []byte
+	// nativeStream returns what relays one stream passed through from a
+	// native provider; model is the one the client asked for.
+	nativeStream(model string) nativeStream
+}
+
+// nativeStream relays a stream passed through as is: each upstream event
+// unchanged, and, when the upstream fails midway, the in-band error that
+// ends it in the door's protocol.
+type nativeStream interface {
+	event(dst, ev []byte) []byte
+	fail(dst []byte, e *apiError) []byte
 }
 
 // call is one parsed request on its way through the pipeline.
@@ -48,6 +56,9 @@ type call struct {
 	// unsignedThinking: the history holds thinking blocks another model
 	// wrote (Messages), which Anthropic itself would refuse.
 	unsignedThinking bool
+	// session ties the request to the client's agent session, when it
+	// says (Codex's session-id header, a prompt cache key).
+	session string
 }
 
 // codec translates one call to and from Chat Completions, the protocol
@@ -98,7 +109,7 @@ func (s *Server) serve(d door) http.HandlerFunc {
 			fail(err)
 			return
 		}
-		rec.stream = c.stream
+		rec.stream, rec.session = c.stream, c.session
 
 		sreq := s.routingRequest(r, c.model, c.stream, c.facts)
 		live := s.live()
@@ -222,13 +233,22 @@ func (s *Server) passThrough(w http.ResponseWriter, r *http.Request, n providers
 		rec.status = resp.Status
 		return nil
 	}
+	ns := d.nativeStream(c.model)
 	return relay(w, r, rec, "text/event-stream", func(ctx context.Context, out chan<- []byte) error {
 		_, err := n.Forward(ctx, req, out)
 		return err
 	}, func(dst []byte, ev []byte) ([]byte, error) {
-		return append(dst, ev...), nil
-	}, func(dst []byte) []byte { return dst }, d.streamError)
+		return ns.event(dst, ev), nil
+	}, func(dst []byte) []byte { return dst }, ns.fail)
 }
+
+// plainRelay relays every event as is and ends a failed stream with the
+// function's in-band error: all a stateless protocol needs.
+type plainRelay func(dst []byte, e *apiError) []byte
+
+func (plainRelay) event(dst, ev []byte) []byte { return append(dst, ev...) }
+
+func (f plainRelay) fail(dst []byte, e *apiError) []byte { return f(dst, e) }
 
 // streamBuffer lets the upstream reader run a few events ahead of a slow
 // client.
@@ -439,6 +459,7 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, *apiEr
 type requestLog struct {
 	start    time.Time
 	endpoint string // the door: chat, messages, ...
+	session  string
 	stream   bool
 	route    string
 	status   int
@@ -474,6 +495,9 @@ func (l *requestLog) write(log *slog.Logger, r *http.Request) {
 	}
 	if l.route != "" {
 		attrs = append(attrs, slog.String("route", l.route))
+	}
+	if l.session != "" {
+		attrs = append(attrs, slog.String("session", l.session))
 	}
 	if l.usage != nil {
 		attrs = append(attrs, slog.Int("prompt_tokens", l.usage.PromptTokens), slog.Int("completion_tokens", l.usage.CompletionTokens))

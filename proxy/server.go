@@ -134,6 +134,7 @@ func New(o Options) (*Server, error) {
 	}
 
 	mux := http.NewServeMux()
+	responses := s.serve(responsesDoor{store: newResponseStore(storeMaxEntries, storeMaxBytes)})
 	for _, prefix := range []string{"/v1", ""} {
 		mux.HandleFunc("POST "+prefix+"/chat/completions", s.serve(chatDoor{}))
 		mux.HandleFunc(prefix+"/chat/completions", methodNotAllowed("POST"))
@@ -141,6 +142,8 @@ func New(o Options) (*Server, error) {
 		mux.HandleFunc(prefix+"/messages", methodNotAllowed("POST"))
 		mux.HandleFunc("POST "+prefix+"/messages/count_tokens", s.countTokens)
 		mux.HandleFunc(prefix+"/messages/count_tokens", methodNotAllowed("POST"))
+		mux.HandleFunc("POST "+prefix+"/responses", responses)
+		mux.HandleFunc(prefix+"/responses", methodNotAllowed("POST"))
 		mux.HandleFunc("GET "+prefix+"/models", s.models)
 		mux.HandleFunc(prefix+"/models", methodNotAllowed("GET"))
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
 	"strings"
 
 	"github.com/localrouter/localrouter/providers"
@@ -102,50 +101,16 @@ func stripUnsignedThinking(body []byte) ([]byte, error) {
 // upstream that serves Messages uses it: Anthropic itself, and Ollama, LM
 // Studio or vLLM marked with protocols: [anthropic].
 func Forward(ctx context.Context, up *providers.Upstream, root string, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	url := root + req.Path
-	if req.Query != "" {
-		url += "?" + req.Query
-	}
-	accept := "application/json"
-	if out != nil {
-		accept = "text/event-stream"
-	}
-	extra := providers.ProtocolHeaders(providers.ProtocolAnthropic, req.Header)
-	if extra == nil {
-		extra = http.Header{} // a pass-through all the same: keep the error body
-	}
-	resp, err := up.SendWith(ctx, url, req.Body, accept, extra, func(status int, b []byte) *providers.Error {
-		typ, msg := parseError(b)
-		return &providers.Error{Provider: up.Name(), Stage: providers.StageStatus, Status: status, Code: typ, Message: msg}
-	})
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	ct := resp.Header.Get("Content-Type")
-	if out == nil || !strings.HasPrefix(ct, "text/event-stream") {
-		body, err := up.ReadAnswer(ctx, cancel, resp)
-		if err != nil {
-			return nil, err
-		}
-		if out != nil {
-			// A JSON answer to a streamed request is an error a proxy in
-			// between sent with a 200.
-			b := up.RedactBody(body)
-			typ, msg := parseError(b)
-			return nil, &providers.Error{Provider: up.Name(), Stage: providers.StageStatus, Status: http.StatusBadGateway,
-				Code: typ, Message: msg, Raw: b, Header: http.Header{"Content-Type": {ct}}}
-		}
-		return &providers.NativeResponse{Status: resp.StatusCode, ContentType: ct, Body: body, Usage: messagesUsage(body)}, nil
-	}
-	r := &relay{}
-	if err := providers.ReadStream(ctx, cancel, up, resp.Body, out, r); err != nil {
-		return nil, err
-	}
-	return &providers.NativeResponse{Status: http.StatusOK, ContentType: ct, Usage: r.usage()}, nil
+	return providers.ForwardNative(ctx, up, root+req.Path, req, out, wire{})
 }
+
+// wire is the Messages protocol as providers.ForwardNative sees it.
+type wire struct{}
+
+func (wire) Protocol() providers.Protocol           { return providers.ProtocolAnthropic }
+func (wire) ParseError(b []byte) (code, msg string) { return parseError(b) }
+func (wire) Relay() providers.RelayDecoder          { return &relay{} }
+func (wire) Usage(body []byte) *providers.Usage     { return messagesUsage(body) }
 
 // relay passes a Messages stream on event by event, as received, and ends it
 // at message_stop; an error event is the upstream's own last word. It reads
@@ -175,7 +140,7 @@ func (r *relay) Event(ev sse.Event, dst [][]byte) ([][]byte, bool, error) {
 	return append(dst, providers.AppendEvent(nil, ev.Name, ev.Data)), ev.Name == "message_stop" || ev.Name == "error", nil
 }
 
-func (r *relay) usage() *providers.Usage {
+func (r *relay) Usage() *providers.Usage {
 	if r.in == 0 && r.out == 0 {
 		return nil
 	}

@@ -20,6 +20,8 @@ func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out c
 	case !c.Speaks(req.Protocol):
 	case req.Protocol == providers.ProtocolAnthropic:
 		return anthropic.Forward(ctx, c.up, c.root, req, out)
+	case req.Protocol == providers.ProtocolResponses:
+		return c.forwardResponses(ctx, req, out)
 	}
 	return nil, fmt.Errorf("%s: does not serve the %s protocol natively", c.up.Name(), req.Protocol)
 }
