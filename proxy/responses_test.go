@@ -1,0 +1,172 @@
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func postResponses(t *testing.T, url, body string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Post(url+"/v1/responses", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// A native Responses upstream that cuts its stream midway leaves the client
+// a response.failed under the upstream's own response id and the next
+// sequence number, never a stream that just stops.
+func TestResponsesPassThroughCutEndsFailed(t *testing.T) {
+	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		if r.URL.Path != "/v1/responses" {
+			http.Error(w, "wrong path "+r.URL.Path, http.StatusNotFound)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_up1\",\"object\":\"response\",\"status\":\"in_progress\",\"output\":[]}}\n\n")
+		io.WriteString(w, "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":7,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hel\"}\n\n")
+	})
+	_, gw := gateway(t, strings.Replace(oneProvider, "local: false", "local: false\n    protocols: [responses]", 1), up.URL+"/v1")
+	resp, got := postResponses(t, gw.URL, `{"model":"deepseek-chat","input":"hi","stream":true}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.StatusCode, got)
+	}
+	if !strings.Contains(got, `"delta":"Hel"`) || strings.Contains(got, "event: response.completed") {
+		t.Fatalf("want the relayed delta and no response.completed:\n%s", got)
+	}
+	i := strings.LastIndex(got, "event: response.failed\ndata: ")
+	if i < 0 {
+		t.Fatalf("no response.failed at the end:\n%s", got)
+	}
+	var ev struct {
+		Type     string `json:"type"`
+		Seq      int    `json:"sequence_number"`
+		Response struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+			Error  struct{ Code, Message string }
+		} `json:"response"`
+	}
+	data := strings.TrimSpace(got[i+len("event: response.failed\ndata: "):])
+	if err := json.Unmarshal([]byte(data), &ev); err != nil {
+		t.Fatalf("response.failed data %q: %v", data, err)
+	}
+	if ev.Seq != 8 || ev.Response.ID != "resp_up1" || ev.Response.Status != "failed" || ev.Response.Error.Code != "server_error" ||
+		ev.Response.Error.Message == "" {
+		t.Errorf("response.failed = %+v; want sequence 8, id resp_up1, status failed, code server_error and a message", ev)
+	}
+}
+
+// previous_response_id that names no response the gateway kept goes on to a
+// native upstream, which may know it, and is refused with a 400 on a
+// translated route: never a silent fresh start.
+func TestResponsesUnknownPreviousID(t *testing.T) {
+	var sawPrev string
+	native := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
+		var req struct {
+			Prev string `json:"previous_response_id"`
+		}
+		json.Unmarshal(body, &req)
+		sawPrev = req.Prev
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"id":"resp_up2","object":"response","status":"completed","output":[]}`)
+	})
+	_, gw := gateway(t, strings.Replace(oneProvider, "local: false", "local: false\n    protocols: [responses]", 1), native.URL+"/v1")
+	if resp, got := postResponses(t, gw.URL, `{"model":"deepseek-chat","input":"hi","previous_response_id":"resp_openai_own"}`); resp.StatusCode != 200 || sawPrev != "resp_openai_own" {
+		t.Errorf("native: status %d, upstream saw previous_response_id %q: %s", resp.StatusCode, sawPrev, got)
+	}
+
+	chat := newUpstream(t, completion)
+	_, gw = gateway(t, oneProvider, chat.URL)
+	resp, got := postResponses(t, gw.URL, `{"model":"deepseek-chat","input":"hi","previous_response_id":"resp_gone"}`)
+	e := decodeError(t, []byte(got))
+	if resp.StatusCode != http.StatusBadRequest || e.Error.Param == nil || *e.Error.Param != "previous_response_id" ||
+		e.Error.Code == nil || *e.Error.Code != "previous_response_not_found" || chat.count() != 0 {
+		t.Errorf("translated: status %d, %s, upstream calls %d; want 400 previous_response_not_found and no call", resp.StatusCode, got, chat.count())
+	}
+}
+
+// A chain of turns reaches a Chat upstream as the whole conversation; a
+// response sent with store: false cannot be named.
+func TestResponsesChain(t *testing.T) {
+	up := newUpstream(t, completion)
+	_, gw := gateway(t, oneProvider, up.URL)
+	id := func(body string) string {
+		var r struct{ ID string }
+		json.Unmarshal([]byte(body), &r)
+		return r.ID
+	}
+	_, first := postResponses(t, gw.URL, `{"model":"deepseek-chat","instructions":"Be brief.","input":"one"}`)
+	_, second := postResponses(t, gw.URL, fmt.Sprintf(`{"model":"deepseek-chat","input":"two","previous_response_id":%q}`, id(first)))
+	var chat struct {
+		Messages []struct {
+			Role    string
+			Content string
+		}
+	}
+	json.Unmarshal(up.last(t).body, &chat)
+	var turns []string
+	for _, m := range chat.Messages {
+		turns = append(turns, m.Role+":"+m.Content)
+	}
+	// Instructions are not carried over from the previous turn, as OpenAI
+	// does it.
+	if want := "user:one assistant:Hi there. user:two"; strings.Join(turns, " ") != want {
+		t.Errorf("second turn sent %q; want %q", turns, want)
+	}
+	_, third := postResponses(t, gw.URL, fmt.Sprintf(`{"model":"deepseek-chat","input":"three","store":false,"previous_response_id":%q}`, id(second)))
+	json.Unmarshal(up.last(t).body, &chat)
+	if len(chat.Messages) != 5 {
+		t.Errorf("third turn sent %d messages; want 5", len(chat.Messages))
+	}
+	resp, got := postResponses(t, gw.URL, fmt.Sprintf(`{"model":"deepseek-chat","input":"four","previous_response_id":%q}`, id(third)))
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("chaining to a store: false response: status %d %s; want 400", resp.StatusCode, got)
+	}
+}
+
+func TestResponseStoreBounds(t *testing.T) {
+	s := newResponseStore(2, 10)
+	s.put("a", []byte("[1]"))
+	s.put("b", []byte("[2]"))
+	s.get("a") // a is now the most recent
+	s.put("c", []byte("[3]"))
+	if _, ok := s.get("b"); ok {
+		t.Error("b should have gone first: least recently used")
+	}
+	if _, ok := s.get("a"); !ok {
+		t.Error("a was used last and should be kept")
+	}
+	s.put("d", []byte("[4444444]")) // 9 bytes: over 10 in all with any other
+	if _, ok := s.get("d"); !ok || s.bytes > 10 || len(s.byID) != s.order.Len() {
+		t.Errorf("after a large put: %d bytes, %d ids, %d in order", s.bytes, len(s.byID), s.order.Len())
+	}
+	s.put("huge", make([]byte, 11))
+	if _, ok := s.get("huge"); ok {
+		t.Error("an entry over the whole budget must not be kept")
+	}
+}
+
+func TestResponsesErrorCode(t *testing.T) {
+	for _, tc := range []struct {
+		e    *apiError
+		want string
+	}{
+		{newAPIError(429, "rate_limit_error", "", "", "slow down"), "rate_limit_exceeded"},
+		{newAPIError(502, "upstream_error", "rate_limit_exceeded", "", "Rate limit reached. Please try again in 20s."), "rate_limit_exceeded"},
+		{newAPIError(400, "invalid_request_error", "context_length_exceeded", "", "too long"), "context_length_exceeded"},
+		{newAPIError(400, "invalid_request_error", "", "", "This model's maximum context length is 8192 tokens"), "context_length_exceeded"},
+		{newAPIError(502, "upstream_error", "upstream_error", "", "stream ended early"), "server_error"},
+	} {
+		if got := responsesErrorCode(tc.e); got != tc.want {
+			t.Errorf("%d %q: code %q, want %q", tc.e.status, tc.e.Error(), got, tc.want)
+		}
+	}
+}
