@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"reflect"
 	"testing"
 
 	"github.com/localrouter/localrouter/providers"
@@ -40,7 +41,8 @@ func FuzzResponsesToChat(f *testing.F) {
 
 // FuzzChatToResponsesStream: any sequence of chunks (one per line) gives a
 // well-formed stream that ends with response.completed, or with
-// response.failed after a chunk the machine refused.
+// response.failed after a chunk the machine refused; and the fast path
+// gives the very events encoding/json gives.
 func FuzzChatToResponsesStream(f *testing.F) {
 	for _, name := range []string{"tools.chunks.jsonl", "text.chunks.jsonl"} {
 		if b, err := os.ReadFile("testdata/responses/" + name); err == nil {
@@ -48,25 +50,40 @@ func FuzzChatToResponsesStream(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"choices":[{"index":0,"delta":{"tool_calls":[{"function":{"arguments":"{\"in"}},{"index":0,"id":"x","function":{"name":"p"}}]}}]}`), "p")
+	f.Add([]byte(`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"x","function":{"name":"p","arguments":""}}]}}]}
+{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"input\":\"a\\n\u00e9"}}]}}]}
+{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\"}"}}]}}]}
+{"choices":[{"index":0,"delta":{"reasoning":"r","content":"c"}}]}`), "p")
 	f.Fuzz(func(t *testing.T, chunks []byte, custom string) {
-		s := NewChatToResponsesStream("m", map[string]bool{custom: true})
-		var dst []byte
-		failed := false
-		for _, line := range bytes.Split(chunks, []byte("\n")) {
-			var err error
-			dst, err = s.Chunk(dst, &providers.ChatCompletionStreamResponse{Raw: line})
-			if err != nil {
-				dst = s.Fail(dst, "server_error", err.Error())
-				failed = true
-				break
+		run := func(noFast bool) ([]byte, *ChatToResponsesStream) {
+			s := NewChatToResponsesStream("m", map[string]bool{custom: true})
+			s.created, s.noFastPath = 1, noFast
+			var dst []byte
+			for _, line := range bytes.Split(chunks, []byte("\n")) {
+				var err error
+				dst, err = s.Chunk(dst, &providers.ChatCompletionStreamResponse{Raw: line})
+				if err != nil {
+					return s.Fail(dst, "server_error", err.Error()), s
+				}
 			}
+			return s.End(dst), s
 		}
-		if !failed {
-			dst = s.End(dst)
-		}
+		dst, s := run(false)
 		checkStream(t, dst)
 		if !json.Valid(s.Output()) {
 			t.Fatalf("Output not JSON: %s", s.Output())
+		}
+		// The fast path copies the upstream's quoted strings as they are
+		// ("\u00e9" stays escaped), so the events are compared as decoded.
+		slow, _ := run(true)
+		a, b := parseSSE(t, stable(dst)), parseSSE(t, stable(slow))
+		if len(a) != len(b) {
+			t.Fatalf("the fast path gives %d events, encoding/json %d:\nfast: %s\nslow: %s", len(a), len(b), dst, slow)
+		}
+		for i := range a {
+			if a[i].name != b[i].name || !reflect.DeepEqual(a[i].data, b[i].data) {
+				t.Fatalf("event %d differs:\nfast: %s %s\nslow: %s %s", i, a[i].name, a[i].raw, b[i].name, b[i].raw)
+			}
 		}
 	})
 }

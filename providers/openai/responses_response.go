@@ -56,9 +56,9 @@ func ChatToResponse(resp *providers.ChatCompletionResponse, model string, custom
 			if r == "" {
 				r = deref(m.Reasoning)
 			}
-			s.reasoningDelta(nil, r)
-			s.textDelta(nil, deref(m.Content))
-			s.textDelta(nil, deref(m.Refusal))
+			s.reasoningDelta(nil, r, nil)
+			s.textDelta(nil, deref(m.Content), nil)
+			s.textDelta(nil, deref(m.Refusal), nil)
 			for j, tc := range m.ToolCalls {
 				k := j
 				s.toolDelta(nil, &k, tc.ID, tc.Function.Name, argumentsString(tc.Function.Arguments))
@@ -72,9 +72,9 @@ func ChatToResponse(resp *providers.ChatCompletionResponse, model string, custom
 			if resp.Choices[i].Index != 0 {
 				continue
 			}
-			s.reasoningDelta(nil, m.ReasoningContent)
-			s.textDelta(nil, deref(m.Content))
-			s.textDelta(nil, deref(m.Refusal))
+			s.reasoningDelta(nil, m.ReasoningContent, nil)
+			s.textDelta(nil, deref(m.Content), nil)
+			s.textDelta(nil, deref(m.Refusal), nil)
 			for j, tc := range m.ToolCalls {
 				k := j
 				s.toolDelta(nil, &k, tc.ID, tc.Function.Name, tc.Function.Arguments)

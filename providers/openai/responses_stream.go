@@ -45,6 +45,8 @@ type ChatToResponsesStream struct {
 
 	finish string
 	usage  *providers.Usage
+
+	noFastPath bool // for tests and benchmarks: encoding/json for every chunk
 }
 
 type itemKind uint8
@@ -151,6 +153,11 @@ func (s *ChatToResponsesStream) Chunk(dst []byte, c *providers.ChatCompletionStr
 		return dst, nil
 	}
 	dst = s.Start(dst)
+	if c.Raw != nil && !s.noFastPath {
+		if out, ok := s.fastChunk(dst, c.Raw); ok {
+			return out, nil
+		}
+	}
 	if c.Raw != nil {
 		var ch respChunk
 		if err := json.Unmarshal(c.Raw, &ch); err != nil {
@@ -169,9 +176,9 @@ func (s *ChatToResponsesStream) Chunk(dst []byte, c *providers.ChatCompletionStr
 			if r == "" {
 				r = deref(d.Reasoning)
 			}
-			dst = s.reasoningDelta(dst, r)
-			dst = s.textDelta(dst, deref(d.Content))
-			dst = s.textDelta(dst, deref(d.Refusal))
+			dst = s.reasoningDelta(dst, r, nil)
+			dst = s.textDelta(dst, deref(d.Content), nil)
+			dst = s.textDelta(dst, deref(d.Refusal), nil)
 			for j := range d.ToolCalls {
 				tc := &d.ToolCalls[j]
 				dst = s.toolDelta(dst, tc.Index, tc.ID, tc.Function.Name, argumentsString(tc.Function.Arguments))
@@ -191,9 +198,9 @@ func (s *ChatToResponsesStream) Chunk(dst []byte, c *providers.ChatCompletionStr
 			continue
 		}
 		d := &ci.Delta
-		dst = s.reasoningDelta(dst, deref(d.ReasoningContent))
-		dst = s.textDelta(dst, deref(d.Content))
-		dst = s.textDelta(dst, deref(d.Refusal))
+		dst = s.reasoningDelta(dst, deref(d.ReasoningContent), nil)
+		dst = s.textDelta(dst, deref(d.Content), nil)
+		dst = s.textDelta(dst, deref(d.Refusal), nil)
 		for j := range d.ToolCalls {
 			tc := &d.ToolCalls[j]
 			dst = s.toolDelta(dst, tc.Index, tc.ID, tc.Function.Name, tc.Function.Arguments)
@@ -203,6 +210,43 @@ func (s *ChatToResponsesStream) Chunk(dst []byte, c *providers.ChatCompletionStr
 		}
 	}
 	return dst, nil
+}
+
+// fastChunk handles the common chunk (see providers.ScanTextChunk) without
+// encoding/json. ok is false, and nothing is appended, for anything else.
+func (s *ChatToResponsesStream) fastChunk(dst, raw []byte) ([]byte, bool) {
+	c, ok := providers.ScanTextChunk(raw)
+	if !ok {
+		return dst, false
+	}
+	if c.Tool {
+		// Only a further fragment of a call already added, alone in its
+		// chunk; anything else needs toolDelta's bookkeeping.
+		if !c.HasIndex || len(c.Content) > 2 || len(c.Reasoning) > 2 || len(c.Args) == 0 {
+			return dst, false
+		}
+		var t *streamItem
+		for _, x := range s.tools {
+			if x.key == c.ToolIndex && !x.done {
+				t = x
+			}
+		}
+		if t == nil || t.index < 0 {
+			return dst, false
+		}
+		if len(c.Args) > 2 {
+			t.text = providers.AppendUnquoted(t.text, c.Args)
+			if t.kind == itemFunction {
+				dst = s.event(dst, "response.function_call_arguments.delta")
+				dst = s.itemRef(dst, t)
+				dst = append(dst, `,"delta":`...)
+				dst = s.tail(append(dst, c.Args...))
+			}
+		}
+		return dst, true
+	}
+	dst = s.reasoningDelta(dst, "", c.Reasoning)
+	return s.textDelta(dst, "", c.Content), true
 }
 
 // respChunk is the part of a Chat chunk the stream reads.
@@ -235,8 +279,10 @@ func deref(p *string) string {
 	return *p
 }
 
-func (s *ChatToResponsesStream) textDelta(dst []byte, text string) []byte {
-	if text == "" {
+// textDelta adds text, given as a string or, from the fast path, as the
+// quoted JSON q that is copied as it is.
+func (s *ChatToResponsesStream) textDelta(dst []byte, text string, q []byte) []byte {
+	if text == "" && len(q) <= 2 {
 		return dst
 	}
 	if s.open == nil || s.open.kind != itemMessage {
@@ -249,16 +295,15 @@ func (s *ChatToResponsesStream) textDelta(dst []byte, text string) []byte {
 		dst = s.tail(append(dst, `,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}`...))
 	}
 	it := s.open
-	it.text = append(it.text, text...)
 	dst = s.event(dst, "response.output_text.delta")
 	dst = s.itemRef(dst, it)
 	dst = append(dst, `,"content_index":0,"delta":`...)
-	dst = providers.AppendJSONString(dst, text)
+	dst, it.text = appendText(dst, it.text, text, q)
 	return s.tail(append(dst, `,"logprobs":[]`...))
 }
 
-func (s *ChatToResponsesStream) reasoningDelta(dst []byte, text string) []byte {
-	if text == "" {
+func (s *ChatToResponsesStream) reasoningDelta(dst []byte, text string, q []byte) []byte {
+	if text == "" && len(q) <= 2 {
 		return dst
 	}
 	if s.open == nil || s.open.kind != itemReasoning {
@@ -271,12 +316,20 @@ func (s *ChatToResponsesStream) reasoningDelta(dst []byte, text string) []byte {
 		dst = s.tail(append(dst, `,"summary_index":0,"part":{"type":"summary_text","text":""}`...))
 	}
 	it := s.open
-	it.text = append(it.text, text...)
 	dst = s.event(dst, "response.reasoning_summary_text.delta")
 	dst = s.itemRef(dst, it)
 	dst = append(dst, `,"summary_index":0,"delta":`...)
-	dst = providers.AppendJSONString(dst, text)
+	dst, it.text = appendText(dst, it.text, text, q)
 	return s.tail(dst)
+}
+
+// appendText appends text, or the quoted q, to dst as a JSON string and its
+// value to acc.
+func appendText(dst, acc []byte, text string, q []byte) ([]byte, []byte) {
+	if q != nil {
+		return append(dst, q...), providers.AppendUnquoted(acc, q)
+	}
+	return providers.AppendJSONString(dst, text), append(acc, text...)
 }
 
 // itemRef appends item_id and output_index.
