@@ -118,7 +118,7 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		d.writeError(w, messagesInvalid("messages", "model and messages are required"))
 		return
 	}
-	dec, err := st.router.Decide(s.routingRequest(r, info.Model, info.Stream, info.Facts), s.live())
+	dec, err := st.router.Decide(s.routingRequest(r, "messages", info.Model, info.Stream, info.Facts), s.live())
 	if on, _ := st.mockMode(s); err != nil && !on {
 		// A model no provider serves is refused as /v1/messages refuses it.
 		aerr := errorFor(err)

@@ -71,7 +71,7 @@ func BenchmarkMessagesParseAndRoute(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := eng.Decide(s.routingRequest(r, c.model, c.stream, c.facts), strategy.Live{}); err != nil {
+		if _, err := eng.Decide(s.routingRequest(r, "messages", c.model, c.stream, c.facts), strategy.Live{}); err != nil {
 			b.Fatal(err)
 		}
 	}

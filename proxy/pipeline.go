@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/localrouter/localrouter/providers"
@@ -111,7 +112,7 @@ func (s *Server) serve(d door) http.HandlerFunc {
 		}
 		rec.stream, rec.session = c.stream, c.session
 
-		sreq := s.routingRequest(r, c.model, c.stream, c.facts)
+		sreq := s.routingRequest(r, d.endpoint(), c.model, c.stream, c.facts)
 		live := s.live()
 		dec, err := st.router.Decide(sreq, live)
 		if err != nil {
@@ -146,13 +147,40 @@ func (s *Server) serve(d door) http.HandlerFunc {
 	}
 }
 
-// routingRequest is what the router sees of a request.
-func (s *Server) routingRequest(r *http.Request, model string, stream bool, f providers.Facts) *strategy.Request {
+// routingRequest is what the router sees of a request to door endpoint.
+func (s *Server) routingRequest(r *http.Request, endpoint, model string, stream bool, f providers.Facts) *strategy.Request {
 	return &strategy.Request{
 		Model: model, Stream: stream, Messages: f.Messages, PromptChars: f.PromptChars,
 		EstTokens: f.EstTokens, HasImages: f.HasImages, HasTools: f.HasTools,
+		Endpoint: endpoint, Client: clientOf(r.Header.Get("User-Agent")),
 		Header: strategy.HeaderFunc(r.Header),
 	}
+}
+
+// clients are the tools clientOf knows, by a word their User-Agent starts
+// with or holds, most specific first.
+var clients = []struct{ token, name string }{
+	{"claude-cli", "claude-code"}, {"claude-code", "claude-code"},
+	{"codex", "codex"}, // codex_exec, codex_cli_rs, codex_vscode
+	{"githubcopilot", "copilot"}, {"copilot", "copilot"},
+	{"continue", "continue"}, {"zed", "zed"}, {"jetbrains", "jetbrains"}, {"intellij", "jetbrains"},
+	{"open-webui", "openwebui"}, {"openwebui", "openwebui"}, {"opencode", "opencode"},
+	{"roo-code", "roo"}, {"kilo-code", "kilo"}, {"cline", "cline"}, {"aider", "aider"}, {"cursor", "cursor"},
+}
+
+// clientOf names the calling tool from its User-Agent, for rules (DESIGN
+// §5: client); "" when it is none of the known ones.
+func clientOf(ua string) string {
+	if ua == "" {
+		return ""
+	}
+	ua = strings.ToLower(ua)
+	for _, c := range clients {
+		if strings.Contains(ua, c.token) {
+			return c.name
+		}
+	}
+	return ""
 }
 
 // forward sends c to dec's provider and relays the answer. It returns an

@@ -170,3 +170,52 @@ func TestResponsesErrorCode(t *testing.T) {
 		}
 	}
 }
+
+// Rules see which front door a request came through and which tool sent
+// it (DESIGN §5: endpoint, client).
+func TestRulesSeeEndpointAndClient(t *testing.T) {
+	up := newUpstream(t, completion)
+	cfg := strings.Replace(oneProvider, "  remote_model: deepseek-chat\n", `  remote_model: deepseek-chat
+  rules:
+    - {when: 'endpoint == "responses" && client == "codex"', use: deepseek/deepseek-reasoner}
+`, 1)
+	_, gw := gateway(t, cfg, up.URL)
+	send := func(path, ua, body string) string {
+		req, _ := http.NewRequest(http.MethodPost, gw.URL+path, strings.NewReader(body))
+		req.Header.Set("User-Agent", ua)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.Header.Get("X-LocalRouter-Route")
+	}
+	codex := "codex_exec/0.169.0 (Debian 12.0.0; x86_64) dumb (codex_exec; 0.169.0)"
+	if got := send("/v1/responses", codex, `{"model":"auto","input":"hi"}`); !strings.Contains(got, "deepseek-reasoner") {
+		t.Errorf("Codex on /v1/responses: route %q; want the rule's deepseek-reasoner", got)
+	}
+	if got := send("/v1/chat/completions", codex, `{"model":"auto","messages":[{"role":"user","content":"hi"}]}`); strings.Contains(got, "deepseek-reasoner") {
+		t.Errorf("Codex on /v1/chat/completions: route %q; the rule is for the Responses door only", got)
+	}
+	if got := send("/v1/responses", "claude-cli/2.1.328 (external, sdk-cli)", `{"model":"auto","input":"hi"}`); strings.Contains(got, "deepseek-reasoner") {
+		t.Errorf("Claude Code on /v1/responses: route %q; the rule is for Codex only", got)
+	}
+}
+
+func TestClientOf(t *testing.T) {
+	for ua, want := range map[string]string{
+		"claude-cli/2.1.328 (external, sdk-cli)":                                 "claude-code",
+		"codex_exec/0.169.0 (Debian 12.0.0; x86_64) dumb (codex_exec; 0.169.0)": "codex",
+		"codex_cli_rs/0.50.0 (Mac OS 15.1.0; arm64) iTerm.app/3.5.10":            "codex",
+		"copilot/0.0.354 (linux v22.20.0) term/unknown":                          "copilot",
+		"GitHubCopilotChat/0.31.0":                                               "copilot",
+		"Zed/0.210.4 (macos; aarch64)":                                           "zed",
+		"OpenAI/Go 3.98.0":                                                       "",
+		"":                                                                       "",
+	} {
+		if got := clientOf(ua); got != want {
+			t.Errorf("clientOf(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}

@@ -54,6 +54,8 @@ type Request struct {
 	EstTokens   int
 	HasImages   bool
 	HasTools    bool
+	Endpoint    string // the front door: chat, messages, responses, ...
+	Client      string // the calling tool: claude-code, codex, ... or ""
 	// Header looks up a request header case-insensitively; may be nil.
 	Header func(name string) string
 }
@@ -315,7 +317,7 @@ func (e *Engine) env(r *Request, live Live) Env {
 	now := time.Now()
 	env := Env{
 		Model: r.Model, Stream: r.Stream, Messages: r.Messages, PromptChars: r.PromptChars,
-		EstTokens: r.EstTokens, HasImages: r.HasImages, HasTools: r.HasTools,
+		EstTokens: r.EstTokens, HasImages: r.HasImages, HasTools: r.HasTools, Endpoint: r.Endpoint, Client: r.Client,
 		Hour: now.Hour(), Weekday: int(now.Weekday()), Header: r.Header,
 		Strategy: string(e.t.Default), LocalModel: e.t.LocalModel, RemoteModel: e.t.RemoteModel,
 		LocalUp: !live.LocalDown,

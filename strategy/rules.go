@@ -31,6 +31,8 @@ type Env struct {
 	RemoteModel  string `expr:"remote_model"`  // the remote side's model
 	LocalUp      bool   `expr:"local_up"`      // the local side answers its health probe
 	LocalContext int    `expr:"local_context"` // the local model's context window in tokens; 0 when unknown
+	Endpoint     string `expr:"endpoint"`      // the front door: chat, messages, responses, ...
+	Client       string `expr:"client"`        // the calling tool, from its User-Agent: claude-code, codex, ...; "" when unknown
 
 	// Header looks up a request header by name, case-insensitively; "" when
 	// absent. HeaderFunc makes one from a request's headers. A nil Header
