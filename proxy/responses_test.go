@@ -205,14 +205,14 @@ func TestRulesSeeEndpointAndClient(t *testing.T) {
 
 func TestClientOf(t *testing.T) {
 	for ua, want := range map[string]string{
-		"claude-cli/2.1.328 (external, sdk-cli)":                                 "claude-code",
+		"claude-cli/2.1.328 (external, sdk-cli)":                                "claude-code",
 		"codex_exec/0.169.0 (Debian 12.0.0; x86_64) dumb (codex_exec; 0.169.0)": "codex",
-		"codex_cli_rs/0.50.0 (Mac OS 15.1.0; arm64) iTerm.app/3.5.10":            "codex",
-		"copilot/0.0.354 (linux v22.20.0) term/unknown":                          "copilot",
-		"GitHubCopilotChat/0.31.0":                                               "copilot",
-		"Zed/0.210.4 (macos; aarch64)":                                           "zed",
-		"OpenAI/Go 3.98.0":                                                       "",
-		"":                                                                       "",
+		"codex_cli_rs/0.50.0 (Mac OS 15.1.0; arm64) iTerm.app/3.5.10":           "codex",
+		"copilot/0.0.354 (linux v22.20.0) term/unknown":                         "copilot",
+		"GitHubCopilotChat/0.31.0":                                              "copilot",
+		"Zed/0.210.4 (macos; aarch64)":                                          "zed",
+		"OpenAI/Go 3.98.0":                                                      "",
+		"":                                                                      "",
 	} {
 		if got := clientOf(ua); got != want {
 			t.Errorf("clientOf(%q) = %q, want %q", ua, got, want)
