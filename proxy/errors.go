@@ -105,6 +105,10 @@ func writeErrorFor(w http.ResponseWriter, r *http.Request, e *apiError) {
 		messagesDoor{}.writeError(w, e)
 		return
 	}
+	if strings.HasPrefix(p, "/api/") {
+		writeOllamaError(w, e.status, e.Error())
+		return
+	}
 	writeError(w, e)
 }
 

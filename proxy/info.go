@@ -35,25 +35,40 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 		FirstID string  `json:"first_id"`
 		LastID  string  `json:"last_id"`
 	}{Object: "list", Data: []model{}}
-	add := func(id, owner, name string) {
-		list.Data = append(list.Data, model{ID: id, Object: "model", OwnedBy: owner, Type: "model", DisplayName: name,
+	for _, n := range routableNames(st) {
+		list.Data = append(list.Data, model{ID: n.id, Object: "model", OwnedBy: n.owner, Type: "model", DisplayName: n.display,
 			CreatedAt: "1970-01-01T00:00:00Z"})
 	}
-	add("auto", "localrouter", "LocalRouter: auto (follows the strategy)")
-	add("local", "localrouter", "LocalRouter: local side")
-	add("remote", "localrouter", "LocalRouter: remote side")
+	list.FirstID, list.LastID = list.Data[0].ID, list.Data[len(list.Data)-1].ID
+	writeJSON(w, list)
+}
+
+// routable is a name a client may send as its model.
+type routable struct {
+	id, owner, display string
+	provider           string // for provider/model names
+}
+
+// routableNames lists the routing names, the aliases that name one model
+// (a glob is no model name), then provider/model for every model a
+// provider lists: what /v1/models and Ollama's /api/tags offer.
+func routableNames(st *state) []routable {
+	out := []routable{
+		{id: "auto", owner: "localrouter", display: "LocalRouter: auto (follows the strategy)"},
+		{id: "local", owner: "localrouter", display: "LocalRouter: local side"},
+		{id: "remote", owner: "localrouter", display: "LocalRouter: remote side"},
+	}
 	for _, a := range st.cfg.Routing.Aliases {
 		if !strings.ContainsAny(a.Glob, "*?") {
-			add(a.Glob, "localrouter", "LocalRouter alias: "+a.Target)
+			out = append(out, routable{id: a.Glob, owner: "localrouter", display: "LocalRouter alias: " + a.Target})
 		}
 	}
 	for _, p := range st.up.table.Providers {
 		for _, m := range p.Models {
-			add(p.Name+"/"+m, p.Name, m+" ("+p.Name+")")
+			out = append(out, routable{id: p.Name + "/" + m, owner: p.Name, display: m + " (" + p.Name + ")", provider: p.Name})
 		}
 	}
-	list.FirstID, list.LastID = list.Data[0].ID, list.Data[len(list.Data)-1].ID
-	writeJSON(w, list)
+	return out
 }
 
 // Status is the /health document (DESIGN §6). It never holds a secret.

@@ -39,12 +39,29 @@ type door interface {
 	nativeStream(model string) nativeStream
 }
 
-// nativeStream relays a stream passed through as is: each upstream event
-// unchanged, and, when the upstream fails midway, the in-band error that
-// ends it in the door's protocol.
+// nativeStream writes a stream a native provider sent: for a pass-through
+// each upstream event unchanged, for a bridge each event translated; and,
+// when the upstream fails midway, the in-band error that ends it in the
+// door's protocol.
 type nativeStream interface {
-	event(dst, ev []byte) []byte
+	contentType() string
+	event(dst, ev []byte) ([]byte, error)
+	end(dst []byte) []byte
 	fail(dst []byte, e *apiError) []byte
+}
+
+// A bridge serves a call through another native protocol than the door's
+// own, for what has no Chat Completions form: Ollama's /api/generate with a
+// suffix through /v1/completions, /api/embed through /v1/embeddings.
+type bridge interface {
+	// via is the protocol the provider must speak.
+	via() providers.Protocol
+	// request is the path and body to send it, for model.
+	request(model string) (path string, body []byte, err error)
+	// answer translates a whole answer back.
+	answer(body []byte) ([]byte, error)
+	// stream translates one streamed answer back.
+	stream() nativeStream
 }
 
 // call is one parsed request on its way through the pipeline.
@@ -54,8 +71,15 @@ type call struct {
 	facts  providers.Facts
 	body   []byte // as the client sent it
 	// path is where a native provider takes the body ("/v1/messages").
-	path  string
-	codec codec
+	path string
+	// endpoint names the call in rules and logs when it is not the
+	// door's (Ollama's /api/generate with a suffix is "completions").
+	endpoint string
+	// codec translates the call through Chat Completions, bridge through
+	// another native protocol; a call with neither is served only by a
+	// provider that speaks the door's protocol.
+	codec  codec
+	bridge bridge
 	// unsignedThinking: the history holds thinking blocks another model
 	// wrote (Messages), which Anthropic itself would refuse.
 	unsignedThinking bool
@@ -113,8 +137,12 @@ func (s *Server) serve(d door) http.HandlerFunc {
 			return
 		}
 		rec.stream, rec.session = c.stream, c.session
+		endpoint := d.endpoint()
+		if c.endpoint != "" {
+			endpoint, rec.endpoint = c.endpoint, c.endpoint
+		}
 
-		sreq := s.routingRequest(r, d.endpoint(), c.model, c.stream, c.facts)
+		sreq := s.routingRequest(r, endpoint, c.model, c.stream, c.facts)
 		live := s.live()
 		dec, err := st.router.Decide(sreq, live)
 		if err != nil {
@@ -228,10 +256,22 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, st *state, d do
 			"provider "+dec.Provider+" is not available")
 	}
 	var err error
-	if n, ok := p.(providers.Native); ok && n.Speaks(d.native()) {
+	n, native := p.(providers.Native)
+	switch {
+	case native && d.native() != "" && n.Speaks(d.native()):
 		err = s.passThrough(w, r, n, d, dec.Model, c, rec)
-	} else {
+	case native && c.bridge != nil && n.Speaks(c.bridge.via()):
+		err = s.bridged(w, r, n, dec.Model, c, rec)
+	case c.codec != nil:
 		err = s.translate(w, r, p, dec.Model, c, rec)
+	default:
+		endpoint := c.endpoint
+		if endpoint == "" {
+			endpoint = d.endpoint()
+		}
+		return newAPIError(http.StatusBadRequest, "invalid_request_error", "unsupported_endpoint", "model",
+			"the route "+route+" has no "+endpoint+" API: send "+endpoint+" requests to a provider that serves them "+
+				"(an OpenAI-compatible server such as Ollama, vLLM or LM Studio), by a rule on endpoint or a model name")
 	}
 	if dec.Side == strategy.Local && isUnreachable(err) {
 		// Don't wait for the next probe to stop sending requests there.
@@ -290,20 +330,68 @@ func (s *Server) passThrough(w http.ResponseWriter, r *http.Request, n providers
 		rec.status = resp.Status
 		return nil
 	}
-	ns := d.nativeStream(c.model)
-	return relay(w, r, rec, "text/event-stream", func(ctx context.Context, out chan<- []byte) error {
-		_, err := n.Forward(ctx, req, out)
-		return err
-	}, func(dst []byte, ev []byte) ([]byte, error) {
-		return ns.event(dst, ev), nil
-	}, func(dst []byte) []byte { return dst }, ns.fail)
+	return s.nativeRelay(w, r, n, req, d.nativeStream(c.model), rec)
 }
 
-// plainRelay relays every event as is and ends a failed stream with the
-// function's in-band error: all a stateless protocol needs.
+// nativeRelay relays the stream of a native request through ns.
+func (s *Server) nativeRelay(w http.ResponseWriter, r *http.Request, n providers.Native, req providers.NativeRequest, ns nativeStream, rec *requestLog) error {
+	return relay(w, r, rec, ns.contentType(), func(ctx context.Context, out chan<- []byte) error {
+		resp, err := n.Forward(ctx, req, out)
+		if resp != nil {
+			rec.usage = resp.Usage
+		}
+		return err
+	}, ns.event, ns.end, ns.fail)
+}
+
+// bridged serves c through the native protocol of its bridge, translating
+// the answer back.
+func (s *Server) bridged(w http.ResponseWriter, r *http.Request, n providers.Native, model string, c *call, rec *requestLog) error {
+	path, body, err := c.bridge.request(model)
+	if err != nil {
+		return err
+	}
+	req := providers.NativeRequest{Protocol: c.bridge.via(), Path: path, Query: r.URL.RawQuery, Body: body, Header: r.Header}
+	if !c.stream {
+		resp, err := n.Forward(r.Context(), req, nil)
+		if err != nil {
+			return foreignError(err)
+		}
+		rec.usage = resp.Usage
+		out, err := c.bridge.answer(resp.Body)
+		if err != nil {
+			return err
+		}
+		writeBody(w, http.StatusOK, "application/json", out)
+		rec.status = http.StatusOK
+		return nil
+	}
+	return foreignError(s.nativeRelay(w, r, n, req, c.bridge.stream(), rec))
+}
+
+// foreignError drops the upstream's own error body from err: it is in the
+// bridge's protocol, not the client's, so the door writes the error in its
+// own shape instead.
+func foreignError(err error) error {
+	var pe *providers.Error
+	if errors.As(err, &pe) && pe.Raw != nil {
+		e := *pe
+		e.Raw = nil
+		return &e
+	}
+	return err
+}
+
+// plainRelay relays an SSE stream's events as they are and ends a failed
+// stream with the function's in-band error: all a stateless protocol
+// needs.
 type plainRelay func(dst []byte, e *apiError) []byte
 
-func (plainRelay) event(dst, ev []byte) []byte { return append(dst, ev...) }
+func (plainRelay) contentType() string { return "text/event-stream" }
+
+func (plainRelay) event(dst, ev []byte) ([]byte, error) { return append(dst, ev...), nil }
+
+func (plainRelay) end(dst []byte) []byte { return dst }
 
 func (f plainRelay) fail(dst []byte, e *apiError) []byte { return f(dst, e) }
 

@@ -112,7 +112,11 @@ type responsesRelay struct {
 	seq   int
 }
 
-func (r *responsesRelay) event(dst, ev []byte) []byte {
+func (*responsesRelay) contentType() string { return "text/event-stream" }
+
+func (*responsesRelay) end(dst []byte) []byte { return dst }
+
+func (r *responsesRelay) event(dst, ev []byte) ([]byte, error) {
 	if r.id == "" {
 		// The first event, response.created, names the response.
 		if _, data, ok := bytes.Cut(ev, []byte("data: ")); ok {
@@ -134,7 +138,7 @@ func (r *responsesRelay) event(dst, ev []byte) []byte {
 		}
 		r.seq = n + 1
 	}
-	return append(dst, ev...)
+	return append(dst, ev...), nil
 }
 
 func (r *responsesRelay) fail(dst []byte, e *apiError) []byte {

@@ -51,6 +51,7 @@ type Options struct {
 // Server serves the API. Build it with New, run it with Run.
 type Server struct {
 	version     string
+	started     time.Time // what Ollama's /api/tags reports as the models' modified_at
 	log         *slog.Logger
 	grace       time.Duration
 	readTimeout time.Duration
@@ -97,7 +98,7 @@ type state struct {
 
 // New builds a Server from o.Config.
 func New(o Options) (*Server, error) {
-	s := &Server{version: o.Version, log: o.Logger, grace: o.ShutdownGrace, readTimeout: o.ReadTimeout, cacheDir: o.CacheDir, watch: o.Watch,
+	s := &Server{version: o.Version, started: time.Now(), log: o.Logger, grace: o.ShutdownGrace, readTimeout: o.ReadTimeout, cacheDir: o.CacheDir, watch: o.Watch,
 		subs: map[chan struct{}]struct{}{}, reloadc: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -157,9 +158,14 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("/localrouter/mock", methodNotAllowed("PUT"))
 	mux.HandleFunc("POST /localrouter/refresh", s.refresh)
 	mux.HandleFunc("/localrouter/refresh", methodNotAllowed("POST"))
-	// Clients probe the root before their first request (Claude Code's
-	// gateway check sends HEAD /).
-	mux.HandleFunc("HEAD /{$}", func(http.ResponseWriter, *http.Request) {})
+	// Ollama's discovery endpoints. GET / also answers the HEAD / that
+	// clients probe the root with before their first request (Claude
+	// Code's gateway check).
+	mux.HandleFunc("GET /{$}", ollamaRoot)
+	mux.HandleFunc("GET /api/version", ollamaVersionInfo)
+	mux.HandleFunc("GET /api/tags", s.ollamaTags(false))
+	mux.HandleFunc("GET /api/ps", s.ollamaTags(true))
+	mux.HandleFunc("POST /api/show", s.ollamaShow)
 	mux.HandleFunc("/", notFound)
 	// The guard comes from the current config, so a reload changes it too.
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
