@@ -101,6 +101,8 @@ func (f *fakeGemini) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case last.Parts[0].FunctionResponse != nil:
 		parts = `{"text":"It is 18°C and sunny in Paris."}`
+	case req.declares("apply_patch"):
+		parts = `{"functionCall":{"name":"apply_patch","args":{"input":` + js(applyPatchInput) + `}},"thoughtSignature":"` + geminiSignature + `"}`
 	case len(req.Tools) > 0:
 		parts = `{"functionCall":{"name":"get_weather","args":{"city":"Paris","unit":"celsius"}},"thoughtSignature":"` + geminiSignature + `"}`
 	default:
@@ -131,6 +133,18 @@ func (f *fakeGemini) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintf(w, "data: {\"candidates\": [{\"content\": {\"parts\": [%s],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],%s}\r\n\r\n", parts, usage)
+}
+
+// declares reports whether the request declares a function named name.
+func (r *geminiReq) declares(name string) bool {
+	for _, t := range r.Tools {
+		for _, d := range t.FunctionDeclarations {
+			if d.Name == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

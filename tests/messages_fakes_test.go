@@ -746,6 +746,12 @@ func (f *fakeMessages) answer(w http.ResponseWriter, req *msgReq) {
 		blocks = append(blocks, aBlock{typ: "text", text: fmt.Sprintf("Got %d tool results.", results)})
 	case images != "":
 		blocks = append(blocks, aBlock{typ: "text", text: "I see an " + images + " image."})
+	case req.hasTool("apply_patch"):
+		// Codex's freeform tool, reaching Messages as a one-string-parameter
+		// tool; the input non-ASCII escaped so that the stream's byte-split
+		// fragments stay valid UTF-8.
+		blocks = append(blocks, aBlock{typ: "tool_use", id: "toolu_01" + rand.Text(), name: "apply_patch", input: `{"input":` + asciiJSON(applyPatchInput) + `}`})
+		stop = "tool_use"
 	case req.hasTool("get_weather"):
 		blocks = append(blocks, aBlock{typ: "tool_use", id: "toolu_01" + rand.Text(), name: "get_weather", input: `{"city":"Paris","unit":"celsius"}`})
 		if req.hasTool("get_time") {
@@ -1062,6 +1068,11 @@ func validateChat(req map[string]json.RawMessage) string {
 			return "Invalid value for 'tool_choice': " + string(raw)
 		}
 	}
+	if raw, ok := req["response_format"]; ok {
+		if msg := chatResponseFormat(raw); msg != "" {
+			return msg
+		}
+	}
 	if _, ok := req["parallel_tool_calls"]; ok && len(tools) == 0 {
 		return "Invalid value for 'parallel_tool_calls': only allowed when 'tools' are specified."
 	}
@@ -1148,6 +1159,48 @@ func validateChat(req map[string]json.RawMessage) string {
 	return ""
 }
 
+// chatResponseFormat checks response_format: text, json_object, or
+// json_schema with a name, a schema object and nothing the API does not
+// know; "" means valid.
+func chatResponseFormat(raw json.RawMessage) string {
+	var rf map[string]json.RawMessage
+	if json.Unmarshal(raw, &rf) != nil {
+		return "Invalid type for 'response_format': expected an object"
+	}
+	var typ string
+	json.Unmarshal(rf["type"], &typ)
+	for k := range rf {
+		if k != "type" && (k != "json_schema" || typ != "json_schema") {
+			return "Unrecognized request argument supplied: response_format." + k
+		}
+	}
+	switch typ {
+	case "text", "json_object":
+		return ""
+	case "json_schema":
+	default:
+		return "Invalid value for 'response_format.type': " + string(rf["type"])
+	}
+	var spec map[string]json.RawMessage
+	if json.Unmarshal(rf["json_schema"], &spec) != nil {
+		return "Missing required parameter: 'response_format.json_schema'."
+	}
+	for k := range spec {
+		if k != "name" && k != "description" && k != "schema" && k != "strict" {
+			return "Unrecognized request argument supplied: response_format.json_schema." + k
+		}
+	}
+	var name string
+	var schema map[string]any
+	if json.Unmarshal(spec["name"], &name) != nil || !functionNameRE.MatchString(name) {
+		return "Invalid 'response_format.json_schema.name': string does not match pattern '^[a-zA-Z0-9_-]{1,64}$'"
+	}
+	if json.Unmarshal(spec["schema"], &schema) != nil || schema == nil {
+		return "Invalid 'response_format.json_schema.schema': expected an object"
+	}
+	return ""
+}
+
 // chatContent checks a message's content: a string, or parts (text; and
 // image_url in user messages). It may be null or absent only beside
 // tool_calls.
@@ -1229,6 +1282,10 @@ func (f *fakeChat) answer(w http.ResponseWriter, req map[string]json.RawMessage)
 		}
 		return false
 	}
+	var respFormat struct {
+		Type string `json:"type"`
+	}
+	json.Unmarshal(req["response_format"], &respFormat)
 	reasoning := ""
 	if _, ok := req["reasoning_effort"]; ok {
 		reasoning = "Thinking it over, locally."
@@ -1241,11 +1298,18 @@ func (f *fakeChat) answer(w http.ResponseWriter, req map[string]json.RawMessage)
 		text = "The tools answered."
 	case last.Role == "user" && bytes.Contains(last.Content, []byte(`"image_url"`)):
 		text = "I see an image."
+	case has("apply_patch"):
+		// Codex's freeform tool, offered as a function with one string
+		// parameter; arguments as Python servers write them (json.dumps:
+		// ", " and ": ", non-ASCII escaped).
+		calls = append(calls, chatCall{"call_" + strings.ToLower(rand.Text()[:12]), "apply_patch", `{"input": ` + asciiJSON(applyPatchInput) + `}`})
 	case has("get_weather"):
 		calls = append(calls, chatCall{"call_" + strings.ToLower(rand.Text()[:12]), "get_weather", `{"city":"Paris","unit":"celsius"}`})
 		if has("get_time") {
 			calls = append(calls, chatCall{"call_" + strings.ToLower(rand.Text()[:12]), "get_time", `{"city":"Paris"}`})
 		}
+	case respFormat.Type == "json_schema" || respFormat.Type == "json_object":
+		text = weatherJSON
 	default:
 		text = "Hello from " + model + "."
 	}

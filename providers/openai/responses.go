@@ -369,6 +369,15 @@ func (c *respConverter) items(items []json.RawMessage, param string) error {
 			}
 		case "function_call":
 			args := argumentsString(it.Arguments)
+			if strings.TrimSpace(args) != "" && !json.Valid([]byte(args)) {
+				// Chat servers parse the history's arguments (vLLM runs
+				// json.loads on them) and refuse the whole request over one
+				// call a model once cut or garbled: send them as
+				// {"arguments": "<as sent>"}, the rule of the answer's
+				// direction too, so the model still sees what it wrote.
+				b, _ := json.Marshal(map[string]string{"arguments": args})
+				args = string(b)
+			}
 			c.call(it.CallID, it.Name, args)
 		case "custom_tool_call":
 			var input string

@@ -152,6 +152,8 @@ func TestResponsesToChatShapes(t *testing.T) {
 		{`{"input":"x","tool_choice":"required"}`, "", `{"model":"m","messages":[{"role":"user","content":"x"}]}`},
 		{`{"input":[{"type":"function_call","call_id":"c","name":"f","arguments":"{}"},{"role":"user","content":"go on"}]}`, "", `"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","content":"No result: the call was not run.","tool_call_id":"c"}`},
 		{`{"input":"x","reasoning":{"effort":"none"},"future_field":{"a":1}}`, "", `{"model":"m","messages":[{"role":"user","content":"x"}]}`},
+		// Arguments a model once cut: a Chat server would refuse them.
+		{`{"input":[{"type":"function_call","call_id":"c","name":"f","arguments":"{\"cmd\": \"ls"},{"type":"function_call_output","call_id":"c","output":"x"}]}`, "", `"arguments":"{\"arguments\":\"{\\\"cmd\\\": \\\"ls\"}"`},
 	}
 	for _, c := range ok {
 		var prev []byte
