@@ -1,12 +1,17 @@
 package proxy
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"go.uber.org/goleak"
 )
 
 func postResponses(t *testing.T, url, body string) (*http.Response, string) {
@@ -217,5 +222,61 @@ func TestClientOf(t *testing.T) {
 		if got := clientOf(ua); got != want {
 			t.Errorf("clientOf(%q) = %q, want %q", ua, got, want)
 		}
+	}
+}
+
+// A client that hangs up mid-stream cancels the upstream call, translated
+// or passed through, and leaves no goroutine behind.
+func TestResponsesClientAbortLeaksNothing(t *testing.T) {
+	for _, native := range []bool{false, true} {
+		t.Run(map[bool]string{false: "translated", true: "native"}[native], func(t *testing.T) {
+			defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+			upstreamDone := make(chan struct{})
+			up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				defer close(upstreamDone)
+				w.Header().Set("Content-Type", "text/event-stream")
+				for i := 0; ; i++ {
+					if native {
+						fmt.Fprintf(w, "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"sequence_number\":%d,\"delta\":\"t\"}\n\n", i)
+					} else {
+						fmt.Fprintf(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"t%d\"}}]}\n\n", i)
+					}
+					w.(http.Flusher).Flush()
+					select {
+					case <-r.Context().Done():
+						return
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+			})
+			cfg := oneProvider
+			if native {
+				cfg = strings.Replace(cfg, "local: false", "local: false\n    protocols: [responses]", 1)
+			}
+			_, gw := gateway(t, cfg, up.URL+"/v1")
+			ctx, cancel := context.WithCancel(context.Background())
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, gw.URL+"/v1/responses",
+				strings.NewReader(`{"model":"auto","stream":true,"input":"hi"}`))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(resp.Body)
+			for i := 0; i < 6; i++ { // a few events, then hang up
+				if _, err := br.ReadString('\n'); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cancel()
+			resp.Body.Close()
+			select {
+			case <-upstreamDone:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the upstream request still runs after the client hung up")
+			}
+			gw.Close()
+			up.Close()
+			http.DefaultClient.CloseIdleConnections()
+		})
 	}
 }
