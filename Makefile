@@ -18,7 +18,7 @@ FUZZMINTIME ?= 1s
 # streams and answers, the config file, strategy rules.
 FUZZ := ./providers:FuzzParseRequest ./providers:FuzzDuplicateKeys ./providers:FuzzScanMessages ./providers:FuzzScanResponses \
 	./providers:FuzzWithModel ./providers:FuzzFindUsage ./providers:FuzzFactsRuneCount \
-	./providers:FuzzAppendJSONString ./providers:FuzzUnquote ./providers:FuzzDecode \
+	./providers:FuzzAppendJSONString ./providers:FuzzUnquote ./providers:FuzzDecode ./providers:FuzzLineReader ./providers:FuzzMembers \
 	./providers/sse:FuzzReader ./providers/sse:FuzzReaderMultiline ./providers/sse:FuzzReaderLimits \
 	./providers/anthropic:FuzzStream ./providers/anthropic:FuzzConvertRequest \
 	./providers/anthropic:FuzzToChatRequest ./providers/anthropic:FuzzChatToMessagesStream \

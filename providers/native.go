@@ -2,6 +2,7 @@ package providers
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -16,8 +17,60 @@ const (
 	ProtocolOpenAI    Protocol = "openai" // Chat Completions
 	ProtocolAnthropic Protocol = "anthropic"
 	ProtocolResponses Protocol = "responses"
-	ProtocolOllama    Protocol = "ollama"
+	ProtocolOllama    Protocol = "ollama" // Ollama's own /api/* API
+	// ProtocolCompletions is OpenAI's legacy /v1/completions, which
+	// editors use for fill-in-the-middle with a "suffix".
+	ProtocolCompletions Protocol = "completions"
+	// ProtocolEmbeddings is OpenAI's /v1/embeddings. It never streams.
+	ProtocolEmbeddings Protocol = "embeddings"
 )
+
+// Framing is how a protocol cuts a streamed answer into events.
+type Framing int
+
+const (
+	// FramingSSE is Server-Sent Events (text/event-stream): every protocol
+	// but Ollama's.
+	FramingSSE Framing = iota
+	// FramingNDJSON is one JSON object a line (application/x-ndjson), as
+	// Ollama's own API streams.
+	FramingNDJSON
+)
+
+// Framing returns how p streams.
+func (p Protocol) Framing() Framing {
+	if p == ProtocolOllama {
+		return FramingNDJSON
+	}
+	return FramingSSE
+}
+
+// ContentType is the media type of a stream framed so, as a client is sent
+// it and an upstream asked for it.
+func (f Framing) ContentType() string {
+	if f == FramingNDJSON {
+		return "application/x-ndjson"
+	}
+	return "text/event-stream"
+}
+
+// carries reports whether an upstream answer of content type ct is a stream
+// framed so. Ollama answers a streamed /api/chat or /api/generate that only
+// loads the model (no messages, no prompt) with one JSON object, not NDJSON:
+// a stream of one line all the same.
+func (f Framing) carries(ct string) bool {
+	if f == FramingNDJSON {
+		return strings.Contains(ct, "ndjson") || strings.HasPrefix(ct, "application/json")
+	}
+	return strings.HasPrefix(ct, "text/event-stream")
+}
+
+// ErrRelayedFailure marks the upstream's own in-band failure (an NDJSON
+// {"error":…} line, an error event) that a pass-through has already sent
+// on to the client as the last item of its stream: the stream failed, but
+// the client has the upstream's words in its own protocol, so the gateway
+// must not write a failure of its own after it. Test with errors.Is.
+var ErrRelayedFailure = errors.New("the upstream's failure was relayed to the client")
 
 // NativeRequest is a client's request in its own protocol, to be sent on
 // with only the model replaced.
@@ -52,12 +105,16 @@ type Native interface {
 	// Speaks reports whether the provider takes p natively.
 	Speaks(p Protocol) bool
 	// Forward sends req. With out nil it returns the whole answer; else it
-	// sends each event of the streamed answer on out as received, as the
-	// wire bytes of one SSE event, and returns nil after the protocol's
-	// terminal event, an error otherwise. As with ChatCompletionStream, an
-	// error returned before anything was sent means the client has received
-	// nothing yet. An upstream error status is an *Error whose Raw holds
-	// the upstream's body, redacted, for relaying as is.
+	// sends each event of the streamed answer on out as received, as its
+	// wire bytes (req.Protocol.Framing): one SSE event, or one NDJSON line
+	// with its "\n". It returns nil after the protocol's terminal event
+	// (relayed too: [DONE], message_stop, a line with "done": true), an
+	// error otherwise. As with ChatCompletionStream, an error returned
+	// before anything was sent means the client has received nothing yet;
+	// one that wraps ErrRelayedFailure comes after the upstream's own
+	// failure went out as the last item. An upstream error status is an
+	// *Error whose Raw holds the upstream's body, redacted, for relaying as
+	// is.
 	Forward(ctx context.Context, req NativeRequest, out chan<- []byte) (*NativeResponse, error)
 }
 
@@ -114,7 +171,8 @@ type Wire interface {
 	ParseError(body []byte) (code, msg string)
 	// Relay returns the decoder of one streamed answer: each event goes to
 	// the client as received; the decoder sees the terminal event and
-	// gathers the usage on the way.
+	// gathers the usage on the way. For an NDJSON protocol each event is
+	// one line (see ReadLines).
 	Relay() RelayDecoder
 	// Usage reads a whole answer's usage for the request log; nil when
 	// there is none.
@@ -130,18 +188,20 @@ type RelayDecoder interface {
 
 // ForwardNative sends a request in protocol w to url through u and returns
 // the answer as the upstream gave it, or with out set relays each event of
-// its stream on out as received (see Native.Forward). Every native
-// pass-through uses it: Anthropic Messages and the OpenAI Responses API, to
-// the vendors' APIs and to local servers that serve them.
+// its stream on out as received (see Native.Forward), framed as the
+// protocol frames it. Every native pass-through uses it: Anthropic
+// Messages, the OpenAI Responses API, completions and embeddings, Ollama's
+// own API, to the vendors' APIs and to local servers that serve them.
 func ForwardNative(ctx context.Context, u *Upstream, url string, req NativeRequest, out chan<- []byte, w Wire) (*NativeResponse, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if req.Query != "" {
 		url += "?" + req.Query
 	}
+	framing := w.Protocol().Framing()
 	accept := "application/json"
 	if out != nil {
-		accept = "text/event-stream"
+		accept = framing.ContentType()
 	}
 	extra := ProtocolHeaders(w.Protocol(), req.Header)
 	if extra == nil {
@@ -156,7 +216,7 @@ func ForwardNative(ctx context.Context, u *Upstream, url string, req NativeReque
 	}
 	defer resp.Body.Close()
 	ct := resp.Header.Get("Content-Type")
-	if out == nil || !strings.HasPrefix(ct, "text/event-stream") {
+	if out == nil || !framing.carries(ct) {
 		body, err := u.ReadAnswer(ctx, cancel, resp)
 		if err != nil {
 			return nil, err
@@ -172,7 +232,12 @@ func ForwardNative(ctx context.Context, u *Upstream, url string, req NativeReque
 		return &NativeResponse{Status: resp.StatusCode, ContentType: ct, Body: body, Usage: w.Usage(body)}, nil
 	}
 	r := w.Relay()
-	if err := ReadStream(ctx, cancel, u, resp.Body, out, r); err != nil {
+	read := ReadStream[[]byte]
+	if framing == FramingNDJSON {
+		read = ReadLines[[]byte]
+		ct = framing.ContentType() // a one-line stream may have come as JSON
+	}
+	if err := read(ctx, cancel, u, resp.Body, out, r); err != nil {
 		return nil, err
 	}
 	return &NativeResponse{Status: http.StatusOK, ContentType: ct, Usage: r.Usage()}, nil
