@@ -95,6 +95,15 @@ type Routing struct {
 	LocalModel  string `yaml:"local_model"`
 	RemoteModel string `yaml:"remote_model"`
 
+	// FIMModel is each side's model for fill-in-the-middle: /v1/completions
+	// and /api/generate with a suffix or raw. A chat model is rarely a
+	// good one. Empty sides use the side's chat model.
+	FIMModel SideModels `yaml:"fim_model"`
+
+	// EmbeddingModel is each side's model for /v1/embeddings and
+	// /api/embed. Empty sides use the side's chat model.
+	EmbeddingModel SideModels `yaml:"embedding_model"`
+
 	// Fallback tries the other side once when the chosen one fails before
 	// the first byte. Default true.
 	Fallback bool `yaml:"fallback"`
@@ -106,6 +115,13 @@ type Routing struct {
 	// auto, local, remote or provider/model before any other routing step.
 	// Written as a mapping; the first matching glob in file order wins.
 	Aliases []Alias `yaml:"aliases"`
+}
+
+// SideModels name a model per side, for requests of one kind. Like
+// local_model and remote_model, each may be provider/model.
+type SideModels struct {
+	Local  string `yaml:"local"`
+	Remote string `yaml:"remote"`
 }
 
 // Alias is one entry of routing.aliases.
@@ -174,7 +190,10 @@ type Provider struct {
 }
 
 // Protocol names a provider may list in protocols.
-var Protocols = []string{"openai", "anthropic", "responses", "ollama"}
+// completions and embeddings need listing only for an upstream LocalRouter
+// believes lacks them; every other OpenAI-compatible one is taken to serve
+// both.
+var Protocols = []string{"openai", "anthropic", "responses", "ollama", "completions", "embeddings"}
 
 // Speaks reports whether the provider takes protocol natively: its Type's
 // own, or one listed in Protocols.

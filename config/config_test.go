@@ -310,6 +310,9 @@ routing:
   default: local
   local_model: qwen
   remote_model: gemini-3-flash
+  fim_model: {local: qwen2.5-coder:1.5b, remote: deepseek/deepseek-chat}
+  embedding_model:
+    local: nomic-embed-text
   fallback: false
   rules:
     - {when: has_images, use: remote}
@@ -327,6 +330,7 @@ providers:
     local: false
     context_window: 128000
     default_max_tokens: 4096
+    protocols: [completions, embeddings]
   alpha: {}
   mid: ~
 mock:
@@ -345,14 +349,16 @@ mock:
 		},
 		Routing: Routing{
 			Default: "local", LocalModel: "qwen", RemoteModel: "gemini-3-flash",
-			Rules: []Rule{{When: "has_images", Use: "remote"}, {When: "est_tokens > 1000", Use: "zeta/big"}},
+			FIMModel:       SideModels{Local: "qwen2.5-coder:1.5b", Remote: "deepseek/deepseek-chat"},
+			EmbeddingModel: SideModels{Local: "nomic-embed-text"},
+			Rules:          []Rule{{When: "has_images", Use: "remote"}, {When: "est_tokens > 1000", Use: "zeta/big"}},
 		},
 		Providers: []Provider{
 			{
 				Name: "zeta", Type: "openai", APIKey: "zeta-key", BaseURL: "https://zeta.example.com/v1",
 				Models: []string{"big", "small"}, Headers: map[string]Secret{"X-Org": "org-1"},
 				Timeout: 30 * time.Second, IdleTimeout: 10 * time.Second, Local: &no,
-				ContextWindow: 128000, DefaultMaxTokens: 4096,
+				ContextWindow: 128000, DefaultMaxTokens: 4096, Protocols: []string{"completions", "embeddings"},
 			},
 			newProvider("alpha"),
 			newProvider("mid"),

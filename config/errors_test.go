@@ -227,7 +227,15 @@ var errorCases = []struct {
 			`config bad.yaml:3:17: routing.aliases.claude-*: names a provider that is not configured: the part before "/" must be a key of providers`,
 			`config bad.yaml:4:14: routing.aliases.gpt-*: must be "auto", "local", "remote" or "provider/model"`,
 			"config bad.yaml:6:11: routing.aliases.also: must be a string, got a list",
-			"config bad.yaml:8:74: providers.ollama.protocols[1]: must be one of openai, anthropic, responses, ollama",
+			"config bad.yaml:8:74: providers.ollama.protocols[1]: must be one of openai, anthropic, responses, ollama, completions, embeddings",
+		},
+	},
+	{
+		name: "per-endpoint models",
+		yaml: "routing:\n  fim_model: {local: qwen2.5-coder, edge: x}\n  embedding_model: nomic-embed-text\n",
+		want: []string{
+			`config bad.yaml:2:37: unknown field "edge" in routing.fim_model`,
+			"config bad.yaml:3:20: routing.embedding_model: must be a mapping, got a string",
 		},
 	},
 	{

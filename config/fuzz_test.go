@@ -44,6 +44,7 @@ func FuzzParse(f *testing.F) {
 		`routing: {local_model: "a\u0085b\u2028c\u2029d\re", remote_model: "\ufeffx"}`,
 		`routing: {rules: [{when: " a #b ", use: "local"}, {when: "x\n\n", use: remote}]}`,
 		`providers: {"a: b": {models: ["- x", "[y]", "&z", "~", "null", "0x1", "1e3", "<<"]}}`,
+		"routing:\n  fim_model: {local: 'q:1.5b', remote: d/c}\n  embedding_model: {remote: '${LR_FUZZ_SECRET}'}\n",
 	} {
 		f.Add([]byte(s))
 	}
