@@ -268,3 +268,87 @@ func TestRulesPassOverTargetsThatCannotServe(t *testing.T) {
 		t.Errorf("got %s, %v; want the strategy's rule after the unservable local rule", d, err)
 	}
 }
+
+// TestEndpointModels: the completions and embeddings doors use the side's
+// fim_model or embedding_model where one is set, over the config's and the
+// strategy's chat models, for every name the strategy routes; a name that
+// picks a provider keeps it.
+func TestEndpointModels(t *testing.T) {
+	tb := engineTable()
+	tb.Providers = append(tb.Providers, Provider{Name: "mistral", Kind: "openai", Models: []string{"codestral-latest"}})
+	tb.FIMModel = SideModels{Local: "qwen2.5-coder:1.5b", Remote: "mistral/codestral-latest"}
+	tb.EmbeddingModel = SideModels{Local: "nomic-embed-text"}
+	localStrategy := &Strategy{Strategy: Local, LocalModel: "qwen3", RemoteModel: "deepseek-reasoner"}
+	fimLocal := []RuleSpec{{When: `endpoint == "completions"`, Use: "local"}}
+	tests := []struct {
+		name       string
+		rules      []RuleSpec
+		req        Request
+		live       Live
+		wantRoute  string
+		wantReason string // substring; "-" says the reason must name no endpoint model
+	}{
+		{name: "fim auto, default side", req: Request{Model: "auto", Endpoint: "completions"},
+			wantRoute: "remote:mistral/codestral-latest", wantReason: "default side, fim model"},
+		{name: "fim over the strategy's model", req: Request{Model: "auto", Endpoint: "completions"}, live: Live{Strategy: localStrategy},
+			wantRoute: "local:ollama/qwen2.5-coder:1.5b", wantReason: "strategy, fim model"},
+		{name: "fim local", req: Request{Model: "local", Endpoint: "completions"},
+			wantRoute: "local:ollama/qwen2.5-coder:1.5b", wantReason: "fim model"},
+		{name: "fim with a name an editor hard-codes", req: Request{Model: "gpt-3.5-turbo-instruct", Endpoint: "completions"},
+			wantRoute: "remote:mistral/codestral-latest", wantReason: "fim model"},
+		{name: "fim provider/model is kept", req: Request{Model: "deepseek/deepseek-chat", Endpoint: "completions"},
+			wantRoute: "remote:deepseek/deepseek-chat", wantReason: "-"},
+		{name: "fim listed model is kept", req: Request{Model: "qwen3", Endpoint: "completions"},
+			wantRoute: "local:ollama/qwen3", wantReason: "-"},
+		{name: "fim rule keeps it local", rules: fimLocal, req: Request{Model: "auto", Endpoint: "completions"},
+			wantRoute: "local:ollama/qwen2.5-coder:1.5b", wantReason: "rule 1 (config), fim model"},
+		{name: "the rule leaves chat alone", rules: fimLocal, req: Request{Model: "auto", Endpoint: "chat"},
+			wantRoute: "remote:deepseek/deepseek-chat", wantReason: "-"},
+		{name: "fim local down goes to the remote fim model", req: Request{Model: "auto", Endpoint: "completions"},
+			live: Live{Strategy: localStrategy, LocalDown: true}, wantRoute: "remote:mistral/codestral-latest", wantReason: "local down, fim model"},
+		{name: "embeddings local", req: Request{Model: "local", Endpoint: "embeddings"},
+			wantRoute: "local:ollama/nomic-embed-text", wantReason: "embedding model"},
+		{name: "embeddings side without one keeps the chat model", req: Request{Model: "remote", Endpoint: "embeddings"},
+			wantRoute: "remote:deepseek/deepseek-chat", wantReason: "-"},
+		{name: "chat keeps the chat model", req: Request{Model: "local", Endpoint: "chat"},
+			wantRoute: "local:ollama/qwen3", wantReason: "-"},
+		{name: "messages keep the chat model", req: Request{Model: "auto", Endpoint: "messages"}, live: Live{Strategy: localStrategy},
+			wantRoute: "local:ollama/qwen3", wantReason: "-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := tb
+			tb.Rules = tt.rules
+			e, err := NewEngine(tb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := e.Decide(&tt.req, tt.live)
+			if err != nil {
+				t.Fatalf("Decide: %v", err)
+			}
+			got := fmt.Sprintf("%s:%s/%s", d.Side, d.Provider, d.Model)
+			okReason := strings.Contains(d.Reason, tt.wantReason)
+			if tt.wantReason == "-" {
+				okReason = !strings.Contains(d.Reason, "fim model") && !strings.Contains(d.Reason, "embedding model")
+			}
+			if got != tt.wantRoute || !okReason {
+				t.Errorf("got %s, want %s (…%s…)", d, tt.wantRoute, tt.wantReason)
+			}
+		})
+	}
+
+	t.Run("fallback", func(t *testing.T) {
+		e, err := NewEngine(tb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &Request{Model: "auto", Endpoint: "completions"}
+		live := Live{Strategy: localStrategy}
+		d, _ := e.Decide(r, live)
+		alt, ok := e.Fallback(r, d, live)
+		if !ok || alt.Provider != "mistral" || alt.Model != "codestral-latest" || !strings.Contains(alt.Reason, "fim model") {
+			t.Errorf("Fallback(%s) = %s, %v; want the remote fim model", d, alt, ok)
+		}
+	})
+}

@@ -35,8 +35,13 @@ type Table struct {
 	Default     Side       // side used before any strategy is known
 	LocalModel  string     // used when the strategy names none
 	RemoteModel string
-	Fallback    bool       // try the other side when the chosen one fails early
-	Rules       []RuleSpec // the config's own rules, checked before the strategy's
+	// FIMModel and EmbeddingModel are each side's model for the completions
+	// and embeddings front doors, in place of the side's chat model (the
+	// strategy's included); an empty side keeps it.
+	FIMModel       SideModels
+	EmbeddingModel SideModels
+	Fallback       bool       // try the other side when the chosen one fails early
+	Rules          []RuleSpec // the config's own rules, checked before the strategy's
 	// Aliases rewrite requested model names before anything else; the
 	// first match in order wins.
 	Aliases []Alias
@@ -44,6 +49,15 @@ type Table struct {
 	// rules may name them, and are passed over while they are unusable.
 	Skipped []string
 }
+
+// SideModels name a model per side for one kind of request.
+type SideModels struct{ Local, Remote string }
+
+// The Request.Endpoint values that have models of their own.
+const (
+	EndpointCompletions = "completions"
+	EndpointEmbeddings  = "embeddings"
+)
 
 // Request holds the facts of a request that routing looks at.
 type Request struct {
@@ -54,7 +68,7 @@ type Request struct {
 	EstTokens   int
 	HasImages   bool
 	HasTools    bool
-	Endpoint    string // the front door: chat, messages, responses, ...
+	Endpoint    string // the front door: chat, messages, responses, completions, embeddings, ...
 	Client      string // the calling tool: claude-code, codex, ... or ""
 	// Header looks up a request header case-insensitively; may be nil.
 	Header func(name string) string
@@ -278,7 +292,7 @@ func (e *Engine) decide(r *Request, model string, live Live) (Decision, error) {
 		}
 		return Decision{Side: ps[0].side(), Provider: ps[0].Name, Model: model, Reason: "model listed by " + ps[0].Name}, nil
 	}
-	return e.onSide(side, model, reason, live)
+	return e.onSide(side, model, reason, r.Endpoint, live)
 }
 
 // byRule applies the first matching rule, the config's before the strategy's.
@@ -299,7 +313,7 @@ func (e *Engine) byRule(r *Request, model string, live Live) (Decision, bool) {
 			from = i + 1
 			reason := rs.rules[i].reason
 			if use == string(Local) || use == string(Remote) {
-				if d, err := e.onSide(Side(use), model, reason, live); err == nil {
+				if d, err := e.onSide(Side(use), model, reason, r.Endpoint, live); err == nil {
 					return d, true
 				}
 				continue
@@ -337,24 +351,47 @@ func (e *Engine) env(r *Request, live Live) Env {
 	return env
 }
 
-// onSide routes to side's model, or to the other side when side is local,
-// the local side is down and fallback is on.
-func (e *Engine) onSide(side Side, requested, reason string, live Live) (Decision, error) {
+// onSide routes to side's model for endpoint, or to the other side when
+// side is local, the local side is down and fallback is on.
+func (e *Engine) onSide(side Side, requested, reason, endpoint string, live Live) (Decision, error) {
 	if side == Local && live.LocalDown && e.t.Fallback {
-		if d, err := e.onSideModel(Remote, requested, reason+", local down", live); err == nil {
+		if d, err := e.onSideModel(Remote, requested, reason+", local down", endpoint, live); err == nil {
 			return d, nil
 		}
 	}
-	return e.onSideModel(side, requested, reason, live)
+	return e.onSideModel(side, requested, reason, endpoint, live)
 }
 
-func (e *Engine) onSideModel(side Side, requested, reason string, live Live) (Decision, error) {
+func (e *Engine) onSideModel(side Side, requested, reason, endpoint string, live Live) (Decision, error) {
+	if m, why := e.endpointModel(side, endpoint); m != "" {
+		return e.resolve(side, m, reason+", "+why)
+	}
 	target := e.sideModel(side, live.Strategy)
 	if target == "" && requested != "" && requested != "auto" && requested != string(Local) && requested != string(Remote) {
 		// No model configured for the side: keep the name the client asked for.
 		target = requested
 	}
 	return e.resolve(side, target, reason)
+}
+
+// endpointModel is the config's model for side on endpoint's front door,
+// and the words the route's reason gives it; "" when that door uses the
+// side's chat model. It wins over the strategy's models, which are chat
+// models: a strategy cannot name a FIM or embedding model.
+func (e *Engine) endpointModel(side Side, endpoint string) (model, why string) {
+	var m SideModels
+	switch endpoint {
+	case EndpointCompletions:
+		m, why = e.t.FIMModel, "fim model"
+	case EndpointEmbeddings:
+		m, why = e.t.EmbeddingModel, "embedding model"
+	default:
+		return "", ""
+	}
+	if side == Local {
+		return m.Local, why
+	}
+	return m.Remote, why
 }
 
 // sideModel is the strategy's model for side, else the config's.
@@ -386,7 +423,7 @@ func (e *Engine) Fallback(r *Request, d Decision, live Live) (Decision, bool) {
 	if a, ok := e.alias(requested); ok {
 		requested = a.Target
 	}
-	alt, err := e.onSideModel(other, requested, "fallback from "+d.Provider+"/"+d.Model, live)
+	alt, err := e.onSideModel(other, requested, "fallback from "+d.Provider+"/"+d.Model, r.Endpoint, live)
 	if err != nil || (alt.Provider == d.Provider && alt.Model == d.Model) {
 		return Decision{}, false
 	}
