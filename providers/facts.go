@@ -100,3 +100,15 @@ func runeCount[T string | []byte](s T) int {
 	}
 	return n
 }
+
+// Estimated returns f with EstTokens worked out from its counts, for the
+// doors that gather their own (FIM completions, embeddings, Ollama's API).
+func (f Facts) Estimated() Facts {
+	if f.Messages > 0 {
+		f.EstTokens = estTokens(f)
+	}
+	return f
+}
+
+// CountChars returns the characters (runes) of s, as Facts counts them.
+func CountChars(s string) int { return runeCount(s) }
