@@ -23,7 +23,7 @@ FUZZ := ./providers:FuzzParseRequest ./providers:FuzzDuplicateKeys ./providers:F
 	./providers/anthropic:FuzzStream ./providers/anthropic:FuzzConvertRequest \
 	./providers/anthropic:FuzzToChatRequest ./providers/anthropic:FuzzChatToMessagesStream \
 	./providers/anthropic:FuzzEncodeRequest ./providers/google:FuzzEncodeRequest \
-	./providers/openai:FuzzResponsesToChat ./providers/openai:FuzzChatToResponsesStream \
+	./providers/openai:FuzzResponsesToChat ./providers/openai:FuzzChatToResponsesStream ./providers/openai:FuzzToMistralFIM ./providers/openai:FuzzMistralFIM \
 	./providers/google:FuzzStream ./providers/google:FuzzConvertRequest ./providers/google:FuzzResponse \
 	./config:FuzzParse ./strategy:FuzzRuleCompile
 

@@ -38,7 +38,9 @@ type Options struct {
 	UserAgent      string
 	// Protocols are the other front-door protocols the upstream serves
 	// natively (config protocols), e.g. Anthropic Messages at
-	// <root>/v1/messages on Ollama, LM Studio and vLLM.
+	// <root>/v1/messages on Ollama, LM Studio and vLLM, or Ollama's own
+	// API at <root>/api/*. Completions and embeddings need no listing
+	// but for a vendor LocalRouter believes lacks them (see Speaks).
 	Protocols []providers.Protocol
 }
 
@@ -47,7 +49,10 @@ type Client struct {
 	up        *providers.Upstream
 	url       string // BaseURL + /chat/completions
 	modelsURL string
+	base      string // BaseURL, no trailing slash
 	root      string // BaseURL without its version path
+	origin    string // BaseURL's scheme and host
+	vendor    vendor
 	protocols []providers.Protocol
 }
 
@@ -64,7 +69,10 @@ func New(o Options) (*Client, error) {
 		}),
 		url:       base + "/chat/completions",
 		modelsURL: base + "/models",
+		base:      base,
 		root:      strings.TrimSuffix(base, "/v1"),
+		origin:    origin(base),
+		vendor:    vendorOf(base),
 		protocols: o.Protocols,
 	}, nil
 }

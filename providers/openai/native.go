@@ -10,11 +10,19 @@ import (
 )
 
 // Speaks reports whether Forward takes p: the protocols the config lists
-// beside Chat Completions, which ChatCompletion already passes through.
-func (c *Client) Speaks(p providers.Protocol) bool { return slices.Contains(c.protocols, p) }
+// beside Chat Completions, which ChatCompletion already passes through,
+// and completions and embeddings, which nearly every OpenAI-compatible
+// server serves (vLLM, Ollama, LM Studio, llama.cpp, OpenAI): all but the
+// vendors known to lack them (DeepSeek has no embeddings, Groq neither).
+func (c *Client) Speaks(p providers.Protocol) bool {
+	return slices.Contains(c.protocols, p) || c.speaksByDefault(p)
+}
 
 // Forward passes a request in another protocol through to the upstream,
-// at the path that protocol uses below the server's root.
+// at the path that protocol uses below the server's root: completions to
+// <base_url>/completions (DeepSeek's /beta/completions, Mistral's FIM API
+// through an adapter), embeddings to <base_url>/embeddings, Ollama's API
+// to <root>/api/*.
 func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
 	switch {
 	case !c.Speaks(req.Protocol):
@@ -22,6 +30,12 @@ func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out c
 		return anthropic.Forward(ctx, c.up, c.root, req, out)
 	case req.Protocol == providers.ProtocolResponses:
 		return c.forwardResponses(ctx, req, out)
+	case req.Protocol == providers.ProtocolCompletions:
+		return c.forwardCompletions(ctx, req, out)
+	case req.Protocol == providers.ProtocolEmbeddings:
+		return c.forwardEmbeddings(ctx, req, out)
+	case req.Protocol == providers.ProtocolOllama:
+		return c.forwardOllama(ctx, req, out)
 	}
 	return nil, fmt.Errorf("%s: does not serve the %s protocol natively", c.up.Name(), req.Protocol)
 }
