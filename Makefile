@@ -25,6 +25,8 @@ FUZZ := ./providers:FuzzParseRequest ./providers:FuzzDuplicateKeys ./providers:F
 	./providers/anthropic:FuzzEncodeRequest ./providers/google:FuzzEncodeRequest \
 	./providers/openai:FuzzResponsesToChat ./providers/openai:FuzzChatToResponsesStream ./providers/openai:FuzzToMistralFIM ./providers/openai:FuzzMistralFIM \
 	./providers/google:FuzzStream ./providers/google:FuzzConvertRequest ./providers/google:FuzzResponse \
+	./providers/ollama:FuzzScanChat ./providers/ollama:FuzzChatToChat ./providers/ollama:FuzzGenerate ./providers/ollama:FuzzNDJSONStream \
+	./providers/ollama:FuzzCompletionStream ./providers/ollama:FuzzEmbed ./providers/ollama:FuzzAnswers \
 	./config:FuzzParse ./strategy:FuzzRuleCompile
 
 .PHONY: build build-mock run test fuzz bench lint clean
