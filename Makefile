@@ -24,7 +24,7 @@ FUZZ := ./providers:FuzzParseRequest ./providers:FuzzDuplicateKeys ./providers:F
 	./providers/anthropic:FuzzToChatRequest ./providers/anthropic:FuzzChatToMessagesStream \
 	./providers/anthropic:FuzzEncodeRequest ./providers/google:FuzzEncodeRequest \
 	./providers/openai:FuzzResponsesToChat ./providers/openai:FuzzChatToResponsesStream ./providers/openai:FuzzToMistralFIM ./providers/openai:FuzzMistralFIM \
-	./providers/google:FuzzStream ./providers/google:FuzzConvertRequest ./providers/google:FuzzResponse \
+	./providers/google:FuzzStream ./providers/google:FuzzConvertRequest ./providers/google:FuzzResponse ./providers/google:FuzzEmbeddingsRequest \
 	./providers/ollama:FuzzScanChat ./providers/ollama:FuzzChatToChat ./providers/ollama:FuzzGenerate ./providers/ollama:FuzzNDJSONStream \
 	./providers/ollama:FuzzCompletionStream ./providers/ollama:FuzzEmbed ./providers/ollama:FuzzAnswers \
 	./config:FuzzParse ./strategy:FuzzRuleCompile

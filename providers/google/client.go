@@ -1,6 +1,7 @@
 // Package google talks to the Gemini API (generateContent and
 // streamGenerateContent) and translates between it and OpenAI Chat
-// Completions, so that a client cannot tell the answer came from Gemini.
+// Completions, so that a client cannot tell the answer came from Gemini;
+// likewise between batchEmbedContents and OpenAI embeddings.
 package google
 
 import (
