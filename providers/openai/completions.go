@@ -26,8 +26,9 @@ const (
 	// https://api-docs.deepseek.com/api/create-completion
 	vendorDeepSeek
 	// vendorMistral serves FIM at /v1/fim/completions in a format of its
-	// own (fimAdapter) and embeddings in OpenAI's. Codestral's own host
-	// serves the same paths.
+	// own (forwardMistralFIM) and embeddings in OpenAI's, but for the
+	// fields it takes (toMistralEmbeddings). Codestral's own host serves
+	// the same paths.
 	// https://docs.mistral.ai/api/#tag/fim
 	vendorMistral
 	// vendorGroq serves neither completions nor embeddings.
@@ -89,10 +90,20 @@ func (c *Client) forwardCompletions(ctx context.Context, req providers.NativeReq
 // errEmbeddingsStream is a streamed embeddings request: the API has none.
 var errEmbeddingsStream = errors.New("embeddings do not stream")
 
-// forwardEmbeddings sends a /v1/embeddings request to <base_url>/embeddings.
+// forwardEmbeddings sends a /v1/embeddings request to <base_url>/embeddings,
+// as is but to Mistral.
 func (c *Client) forwardEmbeddings(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
 	if out != nil {
 		return nil, fmt.Errorf("%s: %w", c.up.Name(), errEmbeddingsStream)
+	}
+	if c.vendor == vendorMistral {
+		body, err := toMistralEmbeddings(req.Body)
+		if err != nil {
+			return nil, err
+		}
+		req.Body = body
+		resp, err := providers.ForwardNative(ctx, c.up, c.base+"/embeddings", req, nil, mistralWire{})
+		return resp, dropRaw(err)
 	}
 	return providers.ForwardNative(ctx, c.up, c.base+"/embeddings", req, nil, openaiWire{providers.ProtocolEmbeddings})
 }

@@ -267,12 +267,7 @@ func (c *Client) forwardMistralFIM(ctx context.Context, req providers.NativeRequ
 	}
 	req.Body = body
 	resp, err := providers.ForwardNative(ctx, c.up, c.origin+"/v1/fim/completions", req, out, mistralWire{})
-	var pe *providers.Error
-	if errors.As(err, &pe) && pe.Raw != nil {
-		// Mistral's error body is not in the client's protocol: the
-		// gateway writes the error in OpenAI's shape instead.
-		pe.Raw = nil
-	}
+	err = dropRaw(err)
 	if err != nil || out != nil {
 		return resp, err
 	}
@@ -282,4 +277,40 @@ func (c *Client) forwardMistralFIM(ctx context.Context, req providers.NativeRequ
 	}
 	resp.Body, resp.ContentType = tc, "application/json"
 	return resp, nil
+}
+
+// dropRaw removes Mistral's error body from err: it is not in the client's
+// protocol, so the gateway writes the error in OpenAI's shape instead.
+func dropRaw(err error) error {
+	var pe *providers.Error
+	if errors.As(err, &pe) {
+		pe.Raw = nil
+	}
+	return err
+}
+
+// mistralEmbeddingFields are the fields Mistral's /v1/embeddings takes
+// (https://docs.mistral.ai/api/endpoint/embeddings); OpenAI's dimensions is
+// its output_dimension.
+var mistralEmbeddingFields = map[string]bool{"model": true, "input": true, "output_dimension": true,
+	"output_dtype": true, "encoding_format": true, "metadata": true}
+
+// toMistralEmbeddings keeps of an OpenAI embeddings body what Mistral
+// takes, which refuses any other field (user, …) with a 422.
+func toMistralEmbeddings(body []byte) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, providers.DecodeError("embeddings", "", err)
+	}
+	if d, ok := m["dimensions"]; ok {
+		if _, set := m["output_dimension"]; !set {
+			m["output_dimension"] = d
+		}
+	}
+	for k := range m {
+		if !mistralEmbeddingFields[k] {
+			delete(m, k)
+		}
+	}
+	return marshal(m)
 }

@@ -196,3 +196,20 @@ func FuzzToMistralFIM(f *testing.F) {
 		}
 	})
 }
+
+func TestForwardMistralEmbeddings(t *testing.T) {
+	const answer = `{"id":"c1","object":"list","data":[{"object":"embedding","embedding":[-0.016,0.032],"index":0}],"model":"codestral-embed","usage":{"prompt_tokens":6,"total_tokens":6,"completion_tokens":0}}`
+	up := newUpstream(t, jsonHandler(http.StatusOK, answer))
+	c := mistralClient(t, up)
+	c.base = up.URL + "/v1"
+	_, resp, err := forward(context.Background(), c, providers.NativeRequest{Protocol: providers.ProtocolEmbeddings,
+		Body: []byte(`{"model":"codestral-embed","input":["a <b>"],"dimensions":256,"encoding_format":"base64","user":"u1"}`)}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(resp.Body) != answer || resp.Usage == nil || resp.Usage.PromptTokens != 6 {
+		t.Errorf("got %s usage %+v, want Mistral's answer (OpenAI's shape) as is", resp.Body, resp.Usage)
+	}
+	checkNative(t, up.requests(), "/v1/embeddings",
+		`{"encoding_format":"base64","input":["a <b>"],"model":"codestral-embed","output_dimension":256}`, "application/json")
+}
