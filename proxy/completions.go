@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/strategy"
 )
 
 // completionsDoor is POST /v1/completions, OpenAI's legacy completions,
@@ -16,7 +17,7 @@ import (
 // any other route gets a 400 that names it.
 type completionsDoor struct{}
 
-func (completionsDoor) endpoint() string { return "completions" }
+func (completionsDoor) endpoint() string { return strategy.EndpointCompletions }
 
 func (completionsDoor) native() providers.Protocol { return providers.ProtocolCompletions }
 
@@ -87,7 +88,7 @@ func (completionsDoor) nativeStream(string) nativeStream { return plainRelay(app
 // batchEmbedContents, and a route that has none (Anthropic) gets a 400.
 type embeddingsDoor struct{}
 
-func (embeddingsDoor) endpoint() string { return "embeddings" }
+func (embeddingsDoor) endpoint() string { return strategy.EndpointEmbeddings }
 
 func (embeddingsDoor) native() providers.Protocol { return providers.ProtocolEmbeddings }
 

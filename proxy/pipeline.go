@@ -282,6 +282,14 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, st *state, d do
 
 // translate serves c through the provider's Chat Completions interface.
 func (s *Server) translate(w http.ResponseWriter, r *http.Request, p providers.Provider, model string, c *call, rec *requestLog) error {
+	if d, ok := c.codec.(interface{ direct() []byte }); ok {
+		if b := d.direct(); b != nil {
+			// A request the door answers itself, such as Ollama's load.
+			writeBody(w, http.StatusOK, "application/json", b)
+			rec.status = http.StatusOK
+			return nil
+		}
+	}
 	req, err := c.codec.chat(model)
 	if err != nil {
 		return err
@@ -492,6 +500,13 @@ func relay[T any](w http.ResponseWriter, r *http.Request, rec *requestLog, conte
 		rec.status = http.StatusOK
 	case !started:
 		return err
+	case errors.Is(err, providers.ErrRelayedFailure):
+		// The upstream's own failure, in the client's protocol, was the
+		// last thing relayed: a second one would only confuse the client.
+		aerr := errorFor(err)
+		rc.Flush()
+		rec.status = aerr.status
+		rec.err = "stream failed after it began: " + err.Error()
 	case shuttingDown(r):
 		aerr := shutdownError()
 		w.Write(fail(buf[:0], aerr))

@@ -170,6 +170,10 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("GET /api/tags", s.ollamaTags(false))
 	mux.HandleFunc("GET /api/ps", s.ollamaTags(true))
 	mux.HandleFunc("POST /api/show", s.ollamaShow)
+	mux.HandleFunc("POST /api/chat", s.serve(ollamaChatDoor{}))
+	mux.HandleFunc("POST /api/generate", s.serve(ollamaGenerateDoor{}))
+	mux.HandleFunc("POST /api/embed", s.serve(ollamaEmbedDoor{}))
+	mux.HandleFunc("POST /api/embeddings", s.serve(ollamaEmbedDoor{legacy: true}))
 	mux.HandleFunc("/", notFound)
 	// The guard comes from the current config, so a reload changes it too.
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -32,6 +32,9 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 		LocalModel:  cfg.Routing.LocalModel,
 		RemoteModel: cfg.Routing.RemoteModel,
 		Fallback:    cfg.Routing.Fallback,
+		FIMModel:    strategy.SideModels{Local: cfg.Routing.FIMModel.Local, Remote: cfg.Routing.FIMModel.Remote},
+		EmbeddingModel: strategy.SideModels{Local: cfg.Routing.EmbeddingModel.Local,
+			Remote: cfg.Routing.EmbeddingModel.Remote},
 	}
 	for _, r := range cfg.Routing.Rules {
 		u.table.Rules = append(u.table.Rules, strategy.RuleSpec{When: r.When, Use: r.Use})
