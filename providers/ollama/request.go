@@ -10,6 +10,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/localrouter/localrouter/providers"
 )
@@ -28,8 +29,8 @@ const maxStop = 4
 //     media type read from the image's first bytes (PNG when unknown); an
 //     image given as a data: or http(s) URL is sent as it is;
 //   - assistant tool_calls: arguments (an object) become the JSON string
-//     OpenAI wants, and a call without an id gets call_<n>, unique in the
-//     request; thinking becomes reasoning_content;
+//     OpenAI wants (see argumentsString), and a call without an id gets
+//     call_<n>, unique in the request; thinking becomes reasoning_content;
 //   - a role:"tool" message answers, among the calls of the assistant
 //     message before it still without a result, the one with its
 //     tool_call_id, else the first with its tool_name, else the first.
@@ -257,11 +258,9 @@ func responseFormat(format json.RawMessage) json.RawMessage {
 	case len(format) == 0:
 		return nil
 	case format[0] == '{':
-		var b bytes.Buffer
-		b.WriteString(`{"type":"json_schema","json_schema":{"name":"response","schema":`)
-		json.Compact(&b, format)
-		b.WriteString("}}")
-		return b.Bytes()
+		b := []byte(`{"type":"json_schema","json_schema":{"name":"response","schema":`)
+		b = append(b, lastWins(format)...)
+		return append(b, "}}"...)
 	case format[0] == '"':
 		var s string
 		if json.Unmarshal(format, &s) == nil && s == "json" {
@@ -306,9 +305,101 @@ func schema(raw json.RawMessage, param string) (json.RawMessage, error) {
 	if raw[0] != '{' {
 		return nil, &providers.RequestError{Param: param, Msg: fmt.Sprintf("ollama: %s must be a JSON schema object", param)}
 	}
+	return lastWins(raw), nil
+}
+
+// lastWins returns the valid JSON raw compacted, with each key an object
+// repeats given once: at its first place, with its last value, as Ollama
+// reads such an object into a struct or an ordered map. The gateway refuses
+// a Chat request with a key twice in one object (providers.ParseRequest),
+// and a copied schema must not make the translation one. Keys compare by
+// their decoded values, as there.
+func lastWins(raw []byte) []byte {
 	var b bytes.Buffer
 	json.Compact(&b, raw)
-	return b.Bytes(), nil
+	c := b.Bytes()
+	if !bytes.Contains(c, []byte(`":`)) {
+		return c // no object keys at all
+	}
+	return appendLastWins(make([]byte, 0, len(c)), c)
+}
+
+// appendLastWins appends the compact JSON value v with repeated keys
+// merged (see lastWins).
+func appendLastWins(dst, v []byte) []byte {
+	switch v[0] {
+	case '[':
+		dst = append(dst, '[')
+		i := 1
+		for n := 0; v[i] != ']'; n++ {
+			if n > 0 {
+				dst = append(dst, ',')
+				i++ // the comma
+			}
+			end := skipValue(v, i)
+			dst = appendLastWins(dst, v[i:end])
+			i = end
+		}
+		return append(dst, ']')
+	case '{':
+		type member struct {
+			key, val []byte
+			name     string
+		}
+		var ms []member
+		var at map[string]int // index in ms by name, for a big object
+		for i := 1; v[i] != '}'; {
+			if v[i] == ',' {
+				i++
+			}
+			kend := skipString(v, i)
+			vend := skipValue(v, kend+1)
+			m := member{key: v[i:kend], val: v[kend+1 : vend]}
+			if m.name = string(m.key[1 : len(m.key)-1]); bytes.IndexByte(m.key, '\\') >= 0 || !utf8.Valid(m.key) {
+				json.Unmarshal(m.key, &m.name)
+			}
+			j := -1
+			if at != nil {
+				if k, ok := at[m.name]; ok {
+					j = k
+				}
+			} else {
+				for k := range ms {
+					if ms[k].name == m.name {
+						j = k
+						break
+					}
+				}
+			}
+			switch {
+			case j >= 0:
+				ms[j].val = m.val
+			case at == nil && len(ms) == 16:
+				at = make(map[string]int, 32)
+				for k := range ms {
+					at[ms[k].name] = k
+				}
+				fallthrough
+			case at != nil:
+				at[m.name] = len(ms)
+				fallthrough
+			default:
+				ms = append(ms, m)
+			}
+			i = vend
+		}
+		dst = append(dst, '{')
+		for j, m := range ms {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, m.key...)
+			dst = append(dst, ':')
+			dst = appendLastWins(dst, m.val)
+		}
+		return append(dst, '}')
+	}
+	return append(dst, v...)
 }
 
 // converter builds the Chat messages of one request.
@@ -472,7 +563,11 @@ func userContent(parts []chatPart) any {
 }
 
 // argumentsString is a call's arguments as OpenAI's JSON string: an object
-// compacted, a string as it is, "{}" for none.
+// compacted, "{}" for none, and a string (the OpenAI form) as it is when
+// it holds JSON. Chat servers parse the history's arguments (vLLM runs
+// json.loads on them) and refuse the whole request over one call a model
+// once cut or garbled, so a string that is not JSON goes as
+// {"arguments": "<as sent>"}, the rule of the gateway's other translators.
 func argumentsString(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
 	switch {
@@ -481,6 +576,13 @@ func argumentsString(raw json.RawMessage) string {
 	case raw[0] == '"':
 		var s string
 		json.Unmarshal(raw, &s)
+		switch {
+		case strings.TrimSpace(s) == "":
+			return "{}"
+		case !json.Valid([]byte(s)):
+			b, _ := marshal(map[string]string{"arguments": s})
+			return string(b)
+		}
 		return s
 	}
 	var b bytes.Buffer

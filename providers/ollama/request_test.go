@@ -2,6 +2,7 @@ package ollama
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -176,5 +177,31 @@ func TestChatToChatToolIDs(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got calls and results\n%v\nwant\n%v", got, want)
+	}
+}
+
+func TestLastWins(t *testing.T) {
+	many := func(n int, extra string) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+		}
+		return b.String() + extra + "}"
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`{"type":"object"}`, `{"type":"object"}`},
+		{` { "a" : 1 , "b" : [ 1 , 2 ] } `, `{"a":1,"b":[1,2]}`},
+		{`{"a":1,"b":2,"a":3}`, `{"a":3,"b":2}`},
+		{`{"\u0061":1,"a":2}`, `{"\u0061":2}`},
+		{"{\"\xff\":1,\"\xfe\":2}", "{\"\xff\":2}"}, // both read as U+FFFD
+		{`{"p":{"x":1,"x":{"y":1,"y":2}},"q":[{"z":1,"z":2},"\":\"",{}]}`, `{"p":{"x":{"y":2}},"q":[{"z":2},"\":\"",{}]}`},
+		{`{"d":"\"a\":1","d":"b"}`, `{"d":"b"}`},
+		{`[]`, `[]`},
+		{many(20, `"k3":"again","k19":null`), strings.Replace(strings.Replace(many(20, ""), `"k3":3`, `"k3":"again"`, 1), `"k19":19,}`, `"k19":null}`, 1)},
+	} {
+		if got := string(lastWins([]byte(tc.in))); got != tc.want {
+			t.Errorf("lastWins(%s) = %s, want %s", tc.in, got, tc.want)
+		}
 	}
 }

@@ -91,14 +91,38 @@ type tool struct {
 // so does this package. num_ctx, keep_alive and the sampler settings
 // OpenAI lacks (min_p, repeat_penalty, mirostat…) are dropped.
 type options struct {
-	NumPredict       *float64        `json:"num_predict"`
-	Temperature      *float64        `json:"temperature"`
-	TopP             *float64        `json:"top_p"`
-	TopK             *float64        `json:"top_k"`
-	Seed             *float64        `json:"seed"`
-	Stop             json.RawMessage `json:"stop"` // an array of strings; a lone string is taken too
-	PresencePenalty  *float64        `json:"presence_penalty"`
-	FrequencyPenalty *float64        `json:"frequency_penalty"`
+	NumPredict, Temperature, TopP, TopK, Seed, PresencePenalty, FrequencyPenalty *float64
+	Stop                                                                         json.RawMessage // an array of strings; a lone string is taken too
+}
+
+// UnmarshalJSON reads the options as Ollama does, from a map: unlike a
+// struct's fields, its keys match only as written.
+func (o *options) UnmarshalJSON(b []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	for _, f := range [...]struct {
+		key string
+		dst **float64
+	}{{"num_predict", &o.NumPredict}, {"temperature", &o.Temperature}, {"top_p", &o.TopP}, {"top_k", &o.TopK},
+		{"seed", &o.Seed}, {"presence_penalty", &o.PresencePenalty}, {"frequency_penalty", &o.FrequencyPenalty}} {
+		key, dst := f.key, f.dst
+		raw, ok := m[key]
+		if !ok || string(raw) == "null" {
+			continue
+		}
+		var v float64
+		if err := json.Unmarshal(raw, &v); err != nil {
+			if te, ok := err.(*json.UnmarshalTypeError); ok {
+				te.Field = key // encoding/json puts "options." before it
+			}
+			return err
+		}
+		*dst = &v
+	}
+	o.Stop = m["stop"]
+	return nil
 }
 
 // chatOut is the Chat Completions request ChatToChat and GenerateToChat
