@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/localrouter/localrouter/config"
 	"github.com/localrouter/localrouter/strategy"
 )
 
@@ -97,6 +98,20 @@ func (s *Server) Check(w io.Writer) error {
 			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\n", name, d)
+	}
+	// The endpoints with models of their own, when the config gives them.
+	for _, ep := range []struct {
+		endpoint string
+		models   config.SideModels
+	}{{strategy.EndpointCompletions, st.cfg.Routing.FIMModel}, {strategy.EndpointEmbeddings, st.cfg.Routing.EmbeddingModel}} {
+		if ep.models.Local == "" && ep.models.Remote == "" {
+			continue
+		}
+		if d, err := st.router.Decide(&strategy.Request{Model: "auto", Endpoint: ep.endpoint}, live); err != nil {
+			fmt.Fprintf(tw, "auto (%s)\terror: %v\n", ep.endpoint, err)
+		} else {
+			fmt.Fprintf(tw, "auto (%s)\t%s\n", ep.endpoint, d)
+		}
 	}
 	tw.Flush()
 	if len(routeProblems) > 0 && len(st.up.byName) > 0 {

@@ -51,3 +51,19 @@ func TestCheckRedactsStrategyURL(t *testing.T) {
 		})
 	}
 }
+
+// check lists the models FIM and embeddings get when the config gives
+// them their own.
+func TestCheckListsEndpointModels(t *testing.T) {
+	cfg := strings.Replace(oneProvider, "  remote_model: deepseek-chat\n",
+		"  remote_model: deepseek-chat\n  fim_model: {remote: deepseek-coder}\n", 1)
+	s, _ := gateway(t, cfg, "http://127.0.0.1:9")
+	var out bytes.Buffer
+	s.Check(&out)
+	if !strings.Contains(out.String(), "auto (completions)") || !strings.Contains(out.String(), "deepseek-coder") {
+		t.Errorf("check output does not list the FIM model:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "auto (embeddings)") {
+		t.Errorf("check lists an embeddings route the config does not set:\n%s", out.String())
+	}
+}
