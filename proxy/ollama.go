@@ -186,7 +186,9 @@ func (b *generateBridge) request(model string) (string, []byte, error) {
 	return "/v1/completions", body, err
 }
 
-func (b *generateBridge) answer(body []byte) ([]byte, error) { return ollama.FromCompletions(body, b.model) }
+func (b *generateBridge) answer(body []byte) ([]byte, error) {
+	return ollama.FromCompletions(body, b.model)
+}
 
 func (b *generateBridge) stream() nativeStream {
 	s := ollama.NewGenerateStream(b.model)
