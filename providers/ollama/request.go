@@ -37,8 +37,9 @@ const maxStop = 4
 //     A result that answers no call is sent as user text, and a call left
 //     without a result gets a short tool message saying so, since OpenAI
 //     refuses both;
-//   - roles are lower-cased, as Ollama does; one OpenAI does not know is
-//     sent as user;
+//   - roles are lower-cased, as Ollama does; developer is sent as system,
+//     the name every local chat template knows, and a role OpenAI does not
+//     know as user;
 //   - format "json" → response_format json_object, a schema object →
 //     json_schema named "response";
 //   - think true → reasoning_effort medium, "low", "medium", "high" as
