@@ -157,17 +157,21 @@ func (s *Server) ollamaTarget(st *state, r *http.Request, name string, live stra
 // target is the provider and model a name resolves to.
 type target struct {
 	model         string
-	kind          string // the provider's type
 	local         bool
 	contextWindow int
+	fim           bool // the provider has a completions API
 }
 
 func (s *Server) targetOf(st *state, dec strategy.Decision) target {
 	t := target{model: dec.Model}
 	for _, p := range st.up.table.Providers {
 		if p.Name == dec.Provider {
-			t.kind, t.local, t.contextWindow = p.Kind, p.Local, p.ContextWindow
+			t.local, t.contextWindow = p.Local, p.ContextWindow
 		}
+	}
+	if p, ok := s.provider(st, dec); ok {
+		n, native := p.(providers.Native)
+		t.fim = native && n.Speaks(providers.ProtocolCompletions)
 	}
 	return t
 }
@@ -198,10 +202,10 @@ func (t target) details() ollamaDetails {
 }
 
 // capabilities are what every routed model takes (completion, tools), and
-// FIM where the provider has a completions API.
+// FIM (insert) where the provider has a completions API.
 func (t target) capabilities() []string {
 	c := []string{"completion", "tools"}
-	if t.kind == "openai" {
+	if t.fim {
 		c = append(c, "insert")
 	}
 	return c
