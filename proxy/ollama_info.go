@@ -160,10 +160,12 @@ type target struct {
 	local         bool
 	contextWindow int
 	fim           bool // the provider has a completions API
+	embedding     bool // the config names it as an embedding model
 }
 
 func (s *Server) targetOf(st *state, dec strategy.Decision) target {
-	t := target{model: dec.Model}
+	em := st.cfg.Routing.EmbeddingModel
+	t := target{model: dec.Model, embedding: dec.Model != "" && (dec.Model == em.Local || dec.Model == em.Remote)}
 	for _, p := range st.up.table.Providers {
 		if p.Name == dec.Provider {
 			t.local, t.contextWindow = p.Local, p.ContextWindow
@@ -202,8 +204,13 @@ func (t target) details() ollamaDetails {
 }
 
 // capabilities are what every routed model takes (completion, tools), and
-// FIM (insert) where the provider has a completions API.
+// FIM (insert) where the provider has a completions API; a model the config
+// names as routing.embedding_model only embeds.
 func (t target) capabilities() []string {
+	if t.embedding {
+		// Offered as a chat model, it would only fail.
+		return []string{"embedding"}
+	}
 	c := []string{"completion", "tools"}
 	if t.fim {
 		c = append(c, "insert")

@@ -143,6 +143,7 @@ func (s *Server) serve(d door) http.HandlerFunc {
 		}
 
 		sreq := s.routingRequest(r, endpoint, c.model, c.stream, c.facts)
+		rec.client = sreq.Client
 		live := s.live()
 		dec, err := st.router.Decide(sreq, live)
 		if err != nil {
@@ -619,6 +620,7 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, *apiEr
 type requestLog struct {
 	start    time.Time
 	endpoint string // the door: chat, messages, ...
+	client   string // the calling tool, when its User-Agent says
 	session  string
 	stream   bool
 	route    string
@@ -655,6 +657,9 @@ func (l *requestLog) write(log *slog.Logger, r *http.Request) {
 	}
 	if l.route != "" {
 		attrs = append(attrs, slog.String("route", l.route))
+	}
+	if l.client != "" {
+		attrs = append(attrs, slog.String("client", l.client))
 	}
 	if l.session != "" {
 		attrs = append(attrs, slog.String("session", l.session))

@@ -77,6 +77,11 @@ func (f *fakeGemini) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	model, method, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v1beta/models/"), ":")
+	if ok && r.Method == http.MethodPost && method == "batchEmbedContents" {
+		// Embeddings, which the embeddings doors translate to (ollama_fakes_test.go).
+		batchEmbed(w, model, body)
+		return
+	}
 	if !ok || r.Method != http.MethodPost || model != "gemini-3-flash" {
 		geminiError(w, 404, "NOT_FOUND", "models/"+model+" is not found for API version v1beta")
 		return

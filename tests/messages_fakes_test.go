@@ -952,7 +952,16 @@ func (f *fakeChat) serve(w http.ResponseWriter, r *http.Request) {
 			f.mu.Unlock()
 		}
 	}
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/chat/completions" {
+	// Beside Chat Completions, the legacy completions (with FIM's suffix)
+	// and embeddings, which the completions and embeddings doors use
+	// (ollama_fakes_test.go).
+	validate, answer := validateChat, f.answer
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/completions":
+		validate, answer = validateCompletions, answerCompletions
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/embeddings":
+		validate, answer = validateEmbeddings, answerEmbeddings
+	case r.Method != http.MethodPost || r.URL.Path != "/v1/chat/completions":
 		f.reject(w, http.StatusNotFound, "unknown URL "+r.Method+" "+r.URL.Path)
 		return
 	}
@@ -961,7 +970,7 @@ func (f *fakeChat) serve(w http.ResponseWriter, r *http.Request) {
 		f.reject(w, http.StatusBadRequest, "We could not parse the JSON body of your request: "+err.Error())
 		return
 	}
-	if msg := validateChat(req); msg != "" {
+	if msg := validate(req); msg != "" {
 		f.reject(w, http.StatusBadRequest, msg)
 		return
 	}
@@ -972,7 +981,7 @@ func (f *fakeChat) serve(w http.ResponseWriter, r *http.Request) {
 	if hook != nil && hook(w, r, req) {
 		return
 	}
-	f.answer(w, req)
+	answer(w, req)
 }
 
 // validateChat applies the Chat Completions API's rules; "" means valid.
