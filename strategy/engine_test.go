@@ -301,7 +301,7 @@ func TestEndpointModels(t *testing.T) {
 		{name: "fim listed model is kept", req: Request{Model: "qwen3", Endpoint: "completions"},
 			wantRoute: "local:ollama/qwen3", wantReason: "-"},
 		{name: "fim rule keeps it local", rules: fimLocal, req: Request{Model: "auto", Endpoint: "completions"},
-			wantRoute: "local:ollama/qwen2.5-coder:1.5b", wantReason: "rule 1 (config), fim model"},
+			wantRoute: "local:ollama/qwen2.5-coder:1.5b", wantReason: "rule 1 (config, on endpoint), fim model"},
 		{name: "the rule leaves chat alone", rules: fimLocal, req: Request{Model: "auto", Endpoint: "chat"},
 			wantRoute: "remote:deepseek/deepseek-chat", wantReason: "-"},
 		{name: "fim local down goes to the remote fim model", req: Request{Model: "auto", Endpoint: "completions"},
@@ -351,4 +351,19 @@ func TestEndpointModels(t *testing.T) {
 			t.Errorf("Fallback(%s) = %s, %v; want the remote fim model", d, alt, ok)
 		}
 	})
+}
+
+// A rule's reason in the route header says when it picked by the kind of
+// request, and only then.
+func TestRuleReasonNamesRequestKinds(t *testing.T) {
+	rs, err := CompileRules([]string{`endpoint == "completions"`, `client == "zed" && endpoint != "chat"`, `has_images`},
+		[]string{"local", "local", "remote"}, "config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"rule 1 (config, on endpoint)", "rule 2 (config, on endpoint and client)", "rule 3 (config)"} {
+		if got := rs.rules[i].reason; got != want {
+			t.Errorf("rule %d reason %q, want %q", i+1, got, want)
+		}
+	}
 }

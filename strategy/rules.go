@@ -125,9 +125,39 @@ func CompileRules(whens, uses []string, origin string) (*Rules, error) {
 		if err := checkUse(uses[i]); err != nil {
 			return nil, &RuleError{Origin: origin, Index: i, Field: "use", Value: uses[i], Err: err}
 		}
-		rs.rules[i] = compiledRule{prog: prog, cost: cost, use: uses[i], reason: fmt.Sprintf("rule %d (%s)", i+1, origin)}
+		reason := fmt.Sprintf("rule %d (%s)", i+1, origin)
+		if on := requestKinds(prog.Node()); on != "" {
+			// The route header says what kind of request the rule picked.
+			reason = fmt.Sprintf("rule %d (%s, on %s)", i+1, origin, on)
+		}
+		rs.rules[i] = compiledRule{prog: prog, cost: cost, use: uses[i], reason: reason}
 	}
 	return rs, nil
+}
+
+// requestKinds names the variables among endpoint and client that a rule
+// reads, "endpoint and client" at most, for its reason.
+func requestKinds(n ast.Node) string {
+	var v kindsVisitor
+	ast.Walk(&n, &v)
+	switch {
+	case v.endpoint && v.client:
+		return "endpoint and client"
+	case v.endpoint:
+		return "endpoint"
+	case v.client:
+		return "client"
+	}
+	return ""
+}
+
+type kindsVisitor struct{ endpoint, client bool }
+
+func (v *kindsVisitor) Visit(node *ast.Node) {
+	if id, ok := (*node).(*ast.IdentifierNode); ok {
+		v.endpoint = v.endpoint || id.Value == "endpoint"
+		v.client = v.client || id.Value == "client"
+	}
 }
 
 // compileWhen compiles a rule's condition and bounds what one evaluation

@@ -338,7 +338,7 @@ func TestCompletionsContinueFIM(t *testing.T) {
 	if status != 200 || !strings.HasPrefix(header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("status %d %s: %s", status, header.Get("Content-Type"), raw)
 	}
-	if r := header.Get("X-LocalRouter-Route"); r != "local:llamacpp/qwen3 (rule 1 (config))" {
+	if r := header.Get("X-LocalRouter-Route"); r != "local:llamacpp/qwen3 (rule 1 (config, on client))" {
 		t.Errorf("X-LocalRouter-Route = %q, want the rule on client continue", r)
 	}
 	evs, err := parseSSE(raw)

@@ -1309,18 +1309,18 @@ func TestOllamaRulesSeeEndpointAndClient(t *testing.T) {
 		answer           string
 	}{
 		{"api/generate FIM", "/api/generate", `{"model":"auto","prompt":` + js(olFIMPrompt) + `,"suffix":` + js(olFIMSuffix) + `,"stream":false}`, nil,
-			local + " (rule 1 (config))", fimText("qwen3")},
+			local + " (rule 1 (config, on endpoint))", fimText("qwen3")},
 		{"v1/completions FIM", "/v1/completions", `{"model":"auto","prompt":` + js(olFIMPrompt) + `,"suffix":` + js(olFIMSuffix) + `}`, nil,
-			local + " (rule 1 (config))", fimText("qwen3")},
+			local + " (rule 1 (config, on endpoint))", fimText("qwen3")},
 		{"api/chat", "/api/chat", `{"model":"auto","stream":false,"messages":[{"role":"user","content":"hi"}]}`, nil, remote + " (", "Hello from Claude."},
 		{"api/generate without suffix", "/api/generate", `{"model":"auto","stream":false,"prompt":"hi"}`, nil, remote + " (", "Hello from Claude."},
 		{"v1/chat/completions", "/v1/chat/completions", `{"model":"auto","messages":[{"role":"user","content":"hi"}]}`, nil, remote + " (", "Hello from Claude."},
 		{"api/chat from Zed", "/api/chat", `{"model":"auto","stream":false,"messages":[{"role":"user","content":"hi"}]}`, zed,
-			local + " (rule 2 (config))", "Hello from qwen3."},
+			local + " (rule 2 (config, on client))", "Hello from qwen3."},
 		{"Zed's edit prediction", "/api/generate", zedRequest("auto", "<|fim_prefix|>a<|fim_suffix|>b<|fim_middle|>"), zed,
-			local + " (rule 1 (config))", fimText("qwen3")},
-		{"api/embed", "/api/embed", `{"model":"auto","input":"hi"}`, nil, "local:ollama/nomic-embed-text (rule 3 (config))", "nomic-embed-text"},
-		{"v1/embeddings", "/v1/embeddings", `{"model":"auto","input":"hi"}`, nil, "local:ollama/nomic-embed-text (rule 3 (config))", "nomic-embed-text"},
+			local + " (rule 1 (config, on endpoint))", fimText("qwen3")},
+		{"api/embed", "/api/embed", `{"model":"auto","input":"hi"}`, nil, "local:ollama/nomic-embed-text (rule 3 (config, on endpoint))", "nomic-embed-text"},
+		{"v1/embeddings", "/v1/embeddings", `{"model":"auto","input":"hi"}`, nil, "local:ollama/nomic-embed-text (rule 3 (config, on endpoint))", "nomic-embed-text"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, header, body := olDo(t, p, http.MethodPost, tc.path, tc.body, withJSON(tc.hdr))
