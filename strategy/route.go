@@ -72,6 +72,9 @@ type Request struct {
 	Client      string // the calling tool: claude-code, codex, ... or ""
 	// Header looks up a request header case-insensitively; may be nil.
 	Header func(name string) string
+	// Private says why the request must stay local (its header, a secret
+	// in it); "" when nothing about it does (DESIGN §11).
+	Private string
 }
 
 // Live is what changes while a configuration runs. The caller reads each
@@ -80,6 +83,7 @@ type Live struct {
 	Strategy  *Strategy // the current strategy; nil when none is known
 	Override  Side      // "" follows the strategy; local or remote forces a side
 	LocalDown bool      // the local side failed its health probe
+	Private   bool      // Local only is on: every request stays local
 }
 
 // Decision is where a request goes and why.
@@ -91,6 +95,9 @@ type Decision struct {
 	// Explicit is true when the client named the provider or a model only
 	// one provider serves; such requests never fall back to the other side.
 	Explicit bool
+	// Private is true when the request must stay local: it never falls
+	// back to the other side.
+	Private bool
 }
 
 // String formats d as in the X-LocalRouter-Route header:
@@ -238,6 +245,14 @@ func (e *Engine) strategyRules(s *Strategy) *Rules {
 
 // Decide routes r following DESIGN §5.
 func (e *Engine) Decide(r *Request, live Live) (Decision, error) {
+	if why := e.privateWhy(r, live); why != "" {
+		return e.decidePrivate(r, live, why)
+	}
+	return e.decideAliased(r, live)
+}
+
+// decideAliased routes r after its alias.
+func (e *Engine) decideAliased(r *Request, live Live) (Decision, error) {
 	a, ok := e.alias(r.Model)
 	if !ok {
 		return e.decide(r, r.Model, live)
@@ -312,6 +327,9 @@ func (e *Engine) byRule(r *Request, model string, live Live) (Decision, bool) {
 			}
 			from = i + 1
 			reason := rs.rules[i].reason
+			if use == UsePrivate {
+				continue // applied before any rule: privateRule
+			}
 			if use == string(Local) || use == string(Remote) {
 				if d, err := e.onSide(Side(use), model, reason, r.Endpoint, live); err == nil {
 					return d, true
@@ -412,7 +430,7 @@ func (e *Engine) sideModel(side Side, s *Strategy) string {
 // reached the client: the other side, once, and only for requests the
 // strategy routed.
 func (e *Engine) Fallback(r *Request, d Decision, live Live) (Decision, bool) {
-	if d.Explicit || !e.t.Fallback {
+	if d.Explicit || d.Private || !e.t.Fallback {
 		return Decision{}, false
 	}
 	other := Remote

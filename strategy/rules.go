@@ -110,7 +110,7 @@ func oneLine(err error) string {
 //
 //	rule 2 (strategy): when "est_tokens >": unexpected token EOF (1:12)
 //
-// A use must be "local", "remote" or "provider/model"; whether the provider
+// A use must be "local", "remote", "private" or "provider/model"; whether the provider
 // exists is for the caller to check.
 func CompileRules(whens, uses []string, origin string) (*Rules, error) {
 	if len(whens) != len(uses) {
@@ -265,13 +265,13 @@ func (g *ruleGuard) Visit(node *ast.Node) {
 
 // checkUse returns an error unless use names a side or a provider/model.
 func checkUse(use string) error {
-	if use == string(Local) || use == string(Remote) {
+	if use == string(Local) || use == string(Remote) || use == UsePrivate {
 		return nil
 	}
 	if i := strings.IndexByte(use, '/'); i > 0 && i < len(use)-1 {
 		return nil
 	}
-	return fmt.Errorf(`must be %q, %q or "provider/model"`, Local, Remote)
+	return fmt.Errorf(`must be %q, %q, %q or "provider/model"`, Local, Remote, UsePrivate)
 }
 
 // Len returns the number of rules.

@@ -139,7 +139,7 @@ func TestCompileRulesErrors(t *testing.T) {
 		{name: "too long", when: "stream" + strings.Repeat(" ", 1024), field: "when", substr: "longer than 1024 characters"},
 		{name: "too many nodes", when: strings.Repeat("1+", 300) + "1 > 0", field: "when", substr: "exceeds maximum allowed nodes"},
 		{name: "empty when", when: "  ", field: "when", substr: "is empty"},
-		{name: "use sideways", when: "stream", use: "sideways", field: "use", substr: `use "sideways": must be "local", "remote" or "provider/model"`},
+		{name: "use sideways", when: "stream", use: "sideways", field: "use", substr: `use "sideways": must be "local", "remote", "private" or "provider/model"`},
 		{name: "use without provider", when: "stream", use: "/x", field: "use", substr: "provider/model"},
 		{name: "use without model", when: "stream", use: "p/", field: "use", substr: "provider/model"},
 		{name: "use empty", when: "stream", use: "", field: "use", substr: "provider/model"},
