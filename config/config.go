@@ -40,6 +40,10 @@ type Config struct {
 	// Mock configures the provider used in mock mode.
 	Mock Mock `yaml:"mock"`
 
+	// Privacy makes requests that hold secrets private: they never leave
+	// the machine (DESIGN §11).
+	Privacy Privacy `yaml:"privacy"`
+
 	// src names the config in error messages; Parse's name, which Validate
 	// needs long after Parse has returned.
 	src string
@@ -207,6 +211,14 @@ func (p Provider) Speaks(protocol string) bool {
 		}
 	}
 	return false
+}
+
+// Privacy configures Local only's secret scan.
+type Privacy struct {
+	// Patterns are regular expressions (Go syntax) matched against each
+	// request's body as sent, besides the built-in set of secrets; a
+	// request that matches one stays local. Default none.
+	Patterns []string `yaml:"patterns"`
 }
 
 // Mock configures the mock provider used in mock mode.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -93,7 +94,14 @@ func (c *Config) validate() []*fieldError {
 		if strings.TrimSpace(rule.When) == "" {
 			k.errorf(field+".when", "is required")
 		}
-		k.use(field+".use", rule.Use)
+		if rule.Use != "private" { // the Local only action (DESIGN §11)
+			k.use(field+".use", rule.Use)
+		}
+	}
+	for i, p := range c.Privacy.Patterns {
+		if _, err := regexp.Compile(p); err != nil {
+			k.errorf(fmt.Sprintf("privacy.patterns[%d]", i), "is not a regular expression: %v", err)
+		}
 	}
 
 	for _, a := range c.Routing.Aliases {
