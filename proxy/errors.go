@@ -48,6 +48,9 @@ func errorFor(err error) *apiError {
 		}
 		return newAPIError(http.StatusBadRequest, "invalid_request_error", "invalid_value", qe.Param, qe.Msg)
 	}
+	if pe, ok := privateError(err); ok {
+		return pe
+	}
 	var re *strategy.RouteError
 	if errors.As(err, &re) {
 		return newAPIError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model", re.Msg)

@@ -81,6 +81,7 @@ type Status struct {
 	// nil when "auto" cannot be routed.
 	Decision      *strategy.Decision `json:"-"`
 	Override      string             `json:"override"`
+	Private       bool               `json:"private"` // Local only: no request leaves the machine
 	Mock          bool               `json:"mock"`
 	MockReason    string             `json:"mock_reason,omitempty"`
 	LocalUp       bool               `json:"local_up"`
@@ -122,7 +123,7 @@ func (s *Server) Status() Status {
 	live := s.live()
 	t := st.up.table
 	out := Status{
-		Status: "ok", Version: s.version, Override: s.Override(),
+		Status: "ok", Version: s.version, Override: s.Override(), Private: live.Private,
 		Mock: on, MockReason: why, LocalUp: !live.LocalDown,
 		Strategy: StrategyStatus{Source: strategy.SourceConfig, Strategy: string(t.Default), LocalModel: t.LocalModel, RemoteModel: t.RemoteModel},
 		Listen:   "http://" + st.cfg.Addr() + "/v1", ConfigPath: st.cfg.Path, Notifications: st.cfg.Notifications,

@@ -38,6 +38,7 @@ func (s *Server) live() strategy.Live {
 	if o := s.override.Load(); o != nil {
 		l.Override = strategy.Side(*o)
 	}
+	l.Private = s.private.Load()
 	return l
 }
 
@@ -75,6 +76,7 @@ func (s *Server) SetMock(on bool) {
 type persisted struct {
 	Override string `json:"override"`
 	Mock     bool   `json:"mock"`
+	Private  bool   `json:"private"` // Local only
 }
 
 func (s *Server) statePath() string {
@@ -108,7 +110,7 @@ func (s *Server) saveState() {
 	}
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
-	b, _ := json.Marshal(persisted{Override: s.Override(), Mock: s.mock.Load()})
+	b, _ := json.Marshal(persisted{Override: s.Override(), Mock: s.mock.Load(), Private: s.private.Load()})
 	if err := writeFileAtomic(path, b); err != nil {
 		s.log.Warn("cannot save override and mock mode", "path", path, "err", err)
 	}

@@ -118,8 +118,15 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		d.writeError(w, messagesInvalid("messages", "model and messages are required"))
 		return
 	}
-	dec, err := st.router.Decide(s.routingRequest(r, "messages", info.Model, info.Stream, info.Facts), s.live())
-	if on, _ := st.mockMode(s); err != nil && !on {
+	sreq := s.routingRequest(r, "messages", info.Model, info.Stream, info.Facts)
+	sreq.Private = s.privateWhy(r, st, body)
+	dec, err := st.router.Decide(sreq, s.live())
+	if _, private := privateError(err); private {
+		// Counting is not worth sending a private prompt anywhere: the
+		// estimate answers.
+		err = errPrivateEstimate
+	}
+	if on, _ := st.mockMode(s); err != nil && err != errPrivateEstimate && !on {
 		// A model no provider serves is refused as /v1/messages refuses it.
 		aerr := errorFor(err)
 		w.Header().Set("X-LocalRouter-Route", "none ("+aerr.Error()+")")

@@ -143,6 +143,7 @@ func (s *Server) serve(d door) http.HandlerFunc {
 		}
 
 		sreq := s.routingRequest(r, endpoint, c.model, c.stream, c.facts)
+		sreq.Private = s.privateWhy(r, st, c.body)
 		rec.client = sreq.Client
 		live := s.live()
 		dec, err := st.router.Decide(sreq, live)
@@ -173,7 +174,7 @@ func (s *Server) serve(d door) http.HandlerFunc {
 			}
 		}
 		if err != nil {
-			s.upstreamFailed(w, r, d, err, &rec)
+			s.upstreamFailed(w, r, d, privateFailed(dec, err), &rec)
 		}
 	}
 }

@@ -65,6 +65,7 @@ type Server struct {
 	state     atomic.Pointer[state]
 	mock      atomic.Bool
 	override  atomic.Pointer[string] // nil = auto
+	private   atomic.Bool            // Local only
 	localDown atomic.Bool
 	poller    atomic.Pointer[strategy.Poller] // nil without remote_strategy.url
 	// listenedAs is the configured address Listen used, and bound the
@@ -94,6 +95,7 @@ type state struct {
 	mockReason string // why mock mode is forced, or "" when it is not
 	maxBody    int64
 	guard      *guard
+	secrets    *providers.SecretScanner // the built-in secrets and privacy.patterns
 }
 
 // New builds a Server from o.Config.
@@ -116,6 +118,7 @@ func New(o Options) (*Server, error) {
 	s.state.Store(st)
 	if saved, ok := s.loadState(); ok {
 		s.mock.Store(saved.Mock)
+		s.private.Store(saved.Private)
 		if saved.Override == OverrideLocal || saved.Override == OverrideRemote {
 			s.override.Store(&saved.Override)
 		}
@@ -159,6 +162,8 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("PUT /localrouter/override", s.putOverride)
 	mux.HandleFunc("/localrouter/override", methodNotAllowed("PUT"))
 	mux.HandleFunc("PUT /localrouter/mock", s.putMock)
+	mux.HandleFunc("PUT /localrouter/private", s.putPrivate)
+	mux.HandleFunc("/localrouter/private", methodNotAllowed("PUT"))
 	mux.HandleFunc("/localrouter/mock", methodNotAllowed("PUT"))
 	mux.HandleFunc("POST /localrouter/refresh", s.refresh)
 	mux.HandleFunc("/localrouter/refresh", methodNotAllowed("POST"))
@@ -195,6 +200,9 @@ func (s *Server) newState(cfg *config.Config) (*state, error) {
 	}
 	st := &state{cfg: cfg, router: eng, up: up, mock: mock.New(cfg.Mock.TokenDelay), maxBody: int64(cfg.Server.MaxBody),
 		guard: newGuard(cfg.Server.Host, cfg.Server.AllowedOrigins, string(cfg.Server.APIKey))}
+	if st.secrets, err = providers.NewSecretScanner(cfg.Privacy.Patterns); err != nil {
+		return nil, fmt.Errorf("config %s: %w", cfg.Path, err)
+	}
 	if len(up.byName) == 0 {
 		st.mockReason = "no usable provider: set an api_key or base_url in the config"
 	}
@@ -364,5 +372,5 @@ func methodNotAllowed(allow string) http.HandlerFunc {
 
 func notFound(w http.ResponseWriter, r *http.Request) {
 	writeErrorFor(w, r, newAPIError(http.StatusNotFound, "invalid_request_error", "unknown_url", "",
-		"unknown URL "+r.URL.Path+": LocalRouter serves /v1/chat/completions, /v1/messages, /v1/models, /health and /localrouter/{status,override,mock,refresh}"))
+		"unknown URL "+r.URL.Path+": LocalRouter serves /v1/chat/completions, /v1/messages, /v1/models, /health and /localrouter/{status,override,private,mock,refresh}"))
 }
