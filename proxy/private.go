@@ -35,7 +35,7 @@ func (s *Server) privateWhy(r *http.Request, st *state, body []byte) string {
 		return "header " + privateHeader
 	}
 	if kind := st.secrets.Find(body); kind != "" {
-		return "request holds a " + kind
+		return "secret: " + kind
 	}
 	return ""
 }
