@@ -112,6 +112,16 @@ type Routing struct {
 	// the first byte. Default true.
 	Fallback bool `yaml:"fallback"`
 
+	// ContextGuard sends a strategy-routed request remote when the local
+	// model's context window cannot hold its prompt estimate plus
+	// max_tokens, or it has tools and the model lacks the tools capability
+	// (DESIGN §11). Default true.
+	ContextGuard bool `yaml:"context_guard"`
+
+	// LocalBackoff is how long a local provider that answered 5xx is passed
+	// over for the other side before it is tried first again. Default 30s.
+	LocalBackoff time.Duration `yaml:"local_backoff"`
+
 	// Rules are expr rules checked before the strategy's; first match wins.
 	Rules []Rule `yaml:"rules"`
 
@@ -241,8 +251,10 @@ func Default() *Config {
 			Timeout:      5 * time.Second,
 		},
 		Routing: Routing{
-			Default:  "remote",
-			Fallback: true,
+			Default:      "remote",
+			Fallback:     true,
+			ContextGuard: true,
+			LocalBackoff: 30 * time.Second,
 		},
 		Mock: Mock{TokenDelay: 30 * time.Millisecond},
 	}

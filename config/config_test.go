@@ -314,6 +314,8 @@ routing:
   embedding_model:
     local: nomic-embed-text
   fallback: false
+  context_guard: false
+  local_backoff: 5s
   rules:
     - {when: has_images, use: remote}
     - when: est_tokens > 1000
@@ -351,6 +353,7 @@ mock:
 			Default: "local", LocalModel: "qwen", RemoteModel: "gemini-3-flash",
 			FIMModel:       SideModels{Local: "qwen2.5-coder:1.5b", Remote: "deepseek/deepseek-chat"},
 			EmbeddingModel: SideModels{Local: "nomic-embed-text"},
+			LocalBackoff:   5 * time.Second,
 			Rules:          []Rule{{When: "has_images", Use: "remote"}, {When: "est_tokens > 1000", Use: "zeta/big"}},
 		},
 		Providers: []Provider{

@@ -28,7 +28,13 @@ func (chatDoor) parse(body []byte, _ *http.Request) (*call, error) {
 		return nil, newAPIError(http.StatusBadRequest, "invalid_request_error", "missing_messages", "messages",
 			"messages must be a non-empty array")
 	}
-	return &call{model: req.Model, stream: req.Stream, facts: f, body: body, codec: chatCodec{req}}, nil
+	c := &call{model: req.Model, stream: req.Stream, facts: f, body: body, codec: chatCodec{req}}
+	if req.MaxCompletionTokens != nil {
+		c.maxTokens = *req.MaxCompletionTokens
+	} else if req.MaxTokens != nil {
+		c.maxTokens = *req.MaxTokens
+	}
+	return c, nil
 }
 
 func (chatDoor) writeError(w http.ResponseWriter, e *apiError) { writeError(w, e) }

@@ -120,7 +120,11 @@ func TestFallbackToTheOtherSide(t *testing.T) {
 	s, gw := gateway(t, yaml, remote.URL)
 	changes, unsub := s.Subscribe()
 	defer unsub()
-	for _, stream := range []bool{false, true} {
+	// The first request tries the local side and falls back; its 503 marks
+	// the local side degraded, so the next goes remote at once.
+	wantRoute := []string{"remote:deepseek/deepseek-chat (fallback from ollama/qwen3",
+		"remote:deepseek/deepseek-chat (default side, local degraded)"}
+	for i, stream := range []bool{false, true} {
 		body := `{"model":"auto","messages":[{"role":"user","content":"hi"}]}`
 		if stream {
 			body = `{"model":"auto","stream":true,"messages":[{"role":"user","content":"hi"}]}`
@@ -129,7 +133,7 @@ func TestFallbackToTheOtherSide(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		route := resp.Header.Get("X-LocalRouter-Route")
-		if resp.StatusCode != 200 || !strings.HasPrefix(route, "remote:deepseek/deepseek-chat (fallback from ollama/qwen3") {
+		if resp.StatusCode != 200 || !strings.HasPrefix(route, wantRoute[i]) {
 			t.Errorf("stream=%v: %d route %q body %s", stream, resp.StatusCode, route, b)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,9 +64,17 @@ func routableNames(st *state) []routable {
 			out = append(out, routable{id: a.Glob, owner: "localrouter", display: "LocalRouter alias: " + a.Target})
 		}
 	}
+	truth := st.truth.Load()
 	for _, p := range st.up.table.Providers {
 		for _, m := range p.Models {
 			out = append(out, routable{id: p.Name + "/" + m, owner: p.Name, display: m + " (" + p.Name + ")", provider: p.Name})
+		}
+		// What a local backend really holds, as its probe last saw it.
+		for _, m := range truth.models(p.Name) {
+			if !slices.Contains(p.Models, m) {
+				out = append(out, routable{id: p.Name + "/" + m, owner: p.Name, display: m + " (" + p.Name + ", on the local backend)",
+					provider: p.Name})
+			}
 		}
 	}
 	return out

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/localrouter/localrouter/config"
-	"github.com/localrouter/localrouter/providers"
 	"github.com/localrouter/localrouter/strategy"
 )
 
@@ -31,7 +30,10 @@ const (
 
 // live returns what routing needs besides the config, each part read once.
 func (s *Server) live() strategy.Live {
-	l := strategy.Live{LocalDown: s.localDown.Load()}
+	l := strategy.Live{LocalDown: s.localDown.Load(), LocalDegraded: s.lhealth.degraded(time.Now())}
+	if t := s.state.Load().truth.Load(); t != nil {
+		l.Local = t
+	}
 	if p := s.poller.Load(); p != nil {
 		l.Strategy = p.Current()
 	}
@@ -266,44 +268,7 @@ func (s *Server) probe(ctx context.Context) {
 }
 
 func (s *Server) probeOnce(ctx context.Context) {
-	st := s.state.Load()
-	var locals []providers.ModelLister
-	up := false
-	for _, p := range st.up.table.Providers {
-		if !p.Local {
-			continue
-		}
-		l, ok := st.up.byName[p.Name].(providers.ModelLister)
-		if !ok {
-			// A local provider that cannot list models (a LAN proxy speaking
-			// Anthropic's or Gemini's protocol) cannot be probed: trust it,
-			// and let a refused request mark the side down.
-			up = true
-			continue
-		}
-		locals = append(locals, l)
-	}
-	for _, l := range locals {
-		if up {
-			break
-		}
-		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		_, err := l.Models(pctx)
-		cancel()
-		if err == nil {
-			up = true
-			break
-		}
-	}
-	if ctx.Err() != nil {
-		return
-	}
-	if len(locals) == 0 && !up {
-		// Nothing local is configured: down, but nothing to warn about.
-		s.localDown.Store(true)
-		return
-	}
-	s.setLocalDown(!up)
+	s.probeLocal(ctx)
 }
 
 func (s *Server) setLocalDown(down bool) {

@@ -35,7 +35,7 @@ func (messagesDoor) parse(body []byte, _ *http.Request) (*call, error) {
 		return nil, messagesInvalid("max_tokens", "max_tokens: Input should be greater than or equal to 1")
 	}
 	return &call{model: info.Model, stream: info.Stream, facts: info.Facts, body: body, path: "/v1/messages",
-		codec: &messagesCodec{body: body, info: info}, unsignedThinking: info.UnsignedThinking}, nil
+		codec: &messagesCodec{body: body, info: info}, unsignedThinking: info.UnsignedThinking, maxTokens: info.MaxTokens}, nil
 }
 
 func messagesInvalid(param, msg string) *apiError {

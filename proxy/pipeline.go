@@ -86,6 +86,9 @@ type call struct {
 	// session ties the request to the client's agent session, when it
 	// says (Codex's session-id header, a prompt cache key).
 	session string
+	// maxTokens is the answer's limit the client set, 0 when none: the
+	// context guard adds it to the prompt estimate.
+	maxTokens int
 }
 
 // codec translates one call to and from Chat Completions, the protocol
@@ -143,6 +146,7 @@ func (s *Server) serve(d door) http.HandlerFunc {
 		}
 
 		sreq := s.routingRequest(r, endpoint, c.model, c.stream, c.facts)
+		sreq.MaxTokens = c.maxTokens
 		sreq.Private = s.privateWhy(r, st, c.body)
 		rec.client = sreq.Client
 		live := s.live()
@@ -166,8 +170,10 @@ func (s *Server) serve(d door) http.HandlerFunc {
 		w.Header().Set("X-LocalRouter-Overhead", strconv.FormatInt(rec.overhead.Microseconds(), 10))
 
 		err = s.forward(w, r, st, d, dec, c, &rec)
-		if err != nil && isRetryable(err) && r.Context().Err() == nil {
+		why, retry := fallbackWhy(dec, err)
+		if err != nil && retry && r.Context().Err() == nil {
 			if alt, ok := st.router.Fallback(sreq, dec, live); ok {
+				alt.Reason += why
 				s.recordFallback(dec, alt, err)
 				dec = alt
 				err = s.forward(w, r, st, d, dec, c, &rec)
@@ -279,6 +285,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, st *state, d do
 		// Don't wait for the next probe to stop sending requests there.
 		s.setLocalDown(true)
 	}
+	s.noteLocalFailure(st, dec, err)
 	return err
 }
 

@@ -67,6 +67,7 @@ type Server struct {
 	override  atomic.Pointer[string] // nil = auto
 	private   atomic.Bool            // Local only
 	localDown atomic.Bool
+	lhealth   localHealth                     // a local side that answers 5xx (localtruth.go)
 	poller    atomic.Pointer[strategy.Poller] // nil without remote_strategy.url
 	// listenedAs is the configured address Listen used, and bound the
 	// address it got: a reload may change the config but not the socket.
@@ -96,6 +97,9 @@ type state struct {
 	maxBody    int64
 	guard      *guard
 	secrets    *providers.SecretScanner // the built-in secrets and privacy.patterns
+	// truth is what the local probe learned of this config's local
+	// providers (localtruth.go); nil before the first probe.
+	truth atomic.Pointer[localTruth]
 }
 
 // New builds a Server from o.Config.

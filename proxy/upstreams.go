@@ -28,11 +28,12 @@ type upstreams struct {
 func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 	u := &upstreams{byName: map[string]providers.Provider{}, skipped: map[string]string{}}
 	u.table = strategy.Table{
-		Default:     strategy.Side(cfg.Routing.Default),
-		LocalModel:  cfg.Routing.LocalModel,
-		RemoteModel: cfg.Routing.RemoteModel,
-		Fallback:    cfg.Routing.Fallback,
-		FIMModel:    strategy.SideModels{Local: cfg.Routing.FIMModel.Local, Remote: cfg.Routing.FIMModel.Remote},
+		Default:      strategy.Side(cfg.Routing.Default),
+		LocalModel:   cfg.Routing.LocalModel,
+		RemoteModel:  cfg.Routing.RemoteModel,
+		Fallback:     cfg.Routing.Fallback,
+		ContextGuard: cfg.Routing.ContextGuard,
+		FIMModel:     strategy.SideModels{Local: cfg.Routing.FIMModel.Local, Remote: cfg.Routing.FIMModel.Remote},
 		EmbeddingModel: strategy.SideModels{Local: cfg.Routing.EmbeddingModel.Local,
 			Remote: cfg.Routing.EmbeddingModel.Remote},
 	}

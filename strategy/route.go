@@ -40,8 +40,11 @@ type Table struct {
 	// strategy's included); an empty side keeps it.
 	FIMModel       SideModels
 	EmbeddingModel SideModels
-	Fallback       bool       // try the other side when the chosen one fails early
-	Rules          []RuleSpec // the config's own rules, checked before the strategy's
+	Fallback       bool // try the other side when the chosen one fails early
+	// ContextGuard sends a strategy-routed request remote when the local
+	// model cannot take it (DESIGN §11; context.go).
+	ContextGuard bool
+	Rules        []RuleSpec // the config's own rules, checked before the strategy's
 	// Aliases rewrite requested model names before anything else; the
 	// first match in order wins.
 	Aliases []Alias
@@ -68,6 +71,7 @@ type Request struct {
 	EstTokens   int
 	HasImages   bool
 	HasTools    bool
+	MaxTokens   int    // the answer's limit the client set; 0 when none
 	Endpoint    string // the front door: chat, messages, responses, completions, embeddings, ...
 	Client      string // the calling tool: claude-code, codex, ... or ""
 	// Header looks up a request header case-insensitively; may be nil.
@@ -84,6 +88,11 @@ type Live struct {
 	Override  Side      // "" follows the strategy; local or remote forces a side
 	LocalDown bool      // the local side failed its health probe
 	Private   bool      // Local only is on: every request stays local
+	// Local is what the local probe learned of local models; may be nil.
+	Local LocalModels
+	// LocalDegraded: a local provider answered 5xx lately; routed requests
+	// go to the other side until its back-off ends, as when it is down.
+	LocalDegraded bool
 }
 
 // Decision is where a request goes and why.
@@ -307,7 +316,11 @@ func (e *Engine) decide(r *Request, model string, live Live) (Decision, error) {
 		}
 		return Decision{Side: ps[0].side(), Provider: ps[0].Name, Model: model, Reason: "model listed by " + ps[0].Name}, nil
 	}
-	return e.onSide(side, model, reason, r.Endpoint, live)
+	d, err := e.onSide(side, model, reason, r.Endpoint, live)
+	if err == nil && (reason == "strategy" || reason == "default side") {
+		d = e.guard(r, d, model, live)
+	}
+	return d, err
 }
 
 // byRule applies the first matching rule, the config's before the strategy's.
@@ -364,7 +377,7 @@ func (e *Engine) env(r *Request, live Live) Env {
 		}
 	}
 	if d, err := e.resolve(Local, env.LocalModel, ""); err == nil {
-		env.LocalContext = e.byName[d.Provider].ContextWindow
+		env.LocalContext = e.localInfo(e.byName[d.Provider], d.Model, live).ContextWindow
 	}
 	return env
 }
@@ -374,6 +387,11 @@ func (e *Engine) env(r *Request, live Live) Env {
 func (e *Engine) onSide(side Side, requested, reason, endpoint string, live Live) (Decision, error) {
 	if side == Local && live.LocalDown && e.t.Fallback {
 		if d, err := e.onSideModel(Remote, requested, reason+", local down", endpoint, live); err == nil {
+			return d, nil
+		}
+	}
+	if side == Local && live.LocalDegraded && e.t.Fallback {
+		if d, err := e.onSideModel(Remote, requested, reason+", local degraded", endpoint, live); err == nil {
 			return d, nil
 		}
 	}
