@@ -41,7 +41,7 @@ type trayCore struct {
 
 func (c *trayCore) State() tray.State {
 	st := c.srv.Status()
-	s := tray.State{Side: st.Side, Override: st.Override, Mock: st.Mock, MockReason: st.MockReason,
+	s := tray.State{Side: st.Side, Override: st.Override, Private: st.Private, Mock: st.Mock, MockReason: st.MockReason,
 		LocalUp: st.LocalUp, StrategySource: st.Strategy.Source, StrategyError: st.Strategy.Error, Listen: st.Listen,
 		ConfigPath: st.ConfigPath, ReloadError: st.ReloadError, Notifications: st.Notifications}
 	if d := st.Decision; d != nil {
@@ -59,6 +59,7 @@ func (c *trayCore) State() tray.State {
 func (c *trayCore) Changes() <-chan struct{}   { return c.changes }
 func (c *trayCore) SetOverride(o string) error { return c.srv.SetOverride(o) }
 func (c *trayCore) SetMock(on bool)            { c.srv.SetMock(on) }
+func (c *trayCore) SetPrivate(on bool)         { c.srv.SetPrivate(on) }
 func (c *trayCore) Quit()                      { c.quit() }
 
 func (c *trayCore) Refresh() {

@@ -155,6 +155,37 @@ providers:
 	c.ClickLabel(t, "Mock mode")
 	c.WaitFor(t, waitLong, "title after mock mode", title("Remote · gpt-4o"))
 
+	// Local only keeps even a request for the remote side local, and
+	// /health says so.
+	health := func() string {
+		t.Helper()
+		resp, err := http.Get("http://" + apiAddr + "/health")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	c.ClickLabel(t, "Local only")
+	c.WaitFor(t, waitLong, "title under Local only", title("Local only · qwen3"))
+	remoteBefore := remoteHits.Load()
+	if route, body := chat(); !strings.HasPrefix(route, "local:localprov/qwen3") || !strings.Contains(route, "private: local only") ||
+		!strings.Contains(body, "from local") {
+		t.Errorf("under Local only: route %q, body %s", route, body)
+	}
+	if remoteHits.Load() != remoteBefore {
+		t.Error("under Local only the remote upstream was called")
+	}
+	if h := health(); !strings.Contains(h, `"private":true`) {
+		t.Errorf("/health under Local only: %s", h)
+	}
+	c.ClickLabel(t, "Local only")
+	c.WaitFor(t, waitLong, "title after Local only", title("Remote · gpt-4o"))
+	if h := health(); !strings.Contains(h, `"private":false`) {
+		t.Errorf("/health after Local only: %s", h)
+	}
+
 	// The strategy flips to local; "Refresh strategy now" fetches it.
 	px, _ := c.IconPixmap()
 	before := px[0].Pix

@@ -193,7 +193,7 @@ func TestTrayOverDBus(t *testing.T) {
 		if m, err = c.Menu(); err != nil {
 			return false, err.Error()
 		}
-		return len(m.Children) == 16, fmt.Sprint(len(m.Children), " entries")
+		return len(m.Children) == 17, fmt.Sprint(len(m.Children), " entries")
 	})
 	for _, n := range m.Children {
 		got = append(got, entry{n.Label(), n.Type() == "separator", n.Enabled(), n.Checkable(), n.Checked()})
@@ -207,6 +207,7 @@ func TestTrayOverDBus(t *testing.T) {
 		{"Follow remote strategy", false, true, true, true},
 		{"Force local", false, true, true, false},
 		{"Force remote", false, true, true, false},
+		{"Local only", false, true, true, false},
 		sep,
 		{"Mock mode", false, true, true, false},
 		{"Launch at login", false, true, true, false},
@@ -250,6 +251,23 @@ func TestTrayOverDBus(t *testing.T) {
 	// Back to following; the strategy flips on "Refresh strategy now".
 	c.ClickLabel(t, "Follow remote strategy")
 	c.WaitFor(t, waitLong, "title after Follow", titleIs(c, "Remote · gemini-3-flash"))
+
+	// Local only: the box, the title and icon, a notification each way.
+	c.ClickLabel(t, "Local only")
+	c.WaitFor(t, waitLong, "title under Local only", titleIs(c, "Local only · qwen3"))
+	c.WaitFor(t, waitLong, "Local only checked", checked("Local only", true))
+	if bytes.Equal(iconOf(t, c), remoteIcon) {
+		t.Error("icon unchanged under Local only")
+	}
+	notes.Wait(t, waitLong, func(n traytest.Notification) bool {
+		return n.Summary == "Route: Local only · qwen3" && n.Body == "Local only is on: no request leaves this machine."
+	})
+	c.ClickLabel(t, "Local only")
+	c.WaitFor(t, waitLong, "title after Local only", titleIs(c, "Remote · gemini-3-flash"))
+	c.WaitFor(t, waitLong, "Local only unchecked", checked("Local only", false))
+	notes.Wait(t, waitLong, func(n traytest.Notification) bool {
+		return n.Summary == "Route: Remote · gemini-3-flash" && n.Body == "Local only is off: requests may go remote again."
+	})
 	c.ClickLabel(t, "Refresh strategy now")
 	c.WaitFor(t, waitLong, "title after the strategy flip", titleIs(c, "Local · qwen3"))
 	notes.Wait(t, waitLong, func(n traytest.Notification) bool {
@@ -286,8 +304,8 @@ func TestTrayOverDBus(t *testing.T) {
 		t.Errorf("exit status %d after Quit, want 0", code)
 	}
 	// One notification per event, none at start-up.
-	if n := len(notes.All()); n != 4 {
-		t.Errorf("%d notifications, want 4: %+v", n, notes.All())
+	if n := len(notes.All()); n != 6 {
+		t.Errorf("%d notifications, want 6: %+v", n, notes.All())
 	}
 }
 

@@ -11,6 +11,7 @@ type fakeCore struct {
 	mu       sync.Mutex // guards the fields below
 	override string
 	mock     bool
+	private  bool
 	strategy string // "local" or "remote"
 	fetched  time.Time
 	config   string
@@ -35,7 +36,10 @@ func (c *fakeCore) State() State {
 	if side == "local" {
 		route = Route{Side: "local", Provider: "ollama", Model: "qwen3", Reason: reason}
 	}
-	return State{Route: route, Side: side, Override: c.override, Mock: c.mock, LocalUp: true,
+	if c.private && side != "local" {
+		route = Route{Side: "local", Provider: "ollama", Model: "qwen3", Reason: reason + ", private: local only"}
+	}
+	return State{Route: route, Side: side, Override: c.override, Mock: c.mock, Private: c.private, LocalUp: true,
 		StrategySource: "remote", StrategyFetchedAt: c.fetched, Listen: "http://127.0.0.1:8080/v1",
 		ConfigPath: c.config, Notifications: true}
 }
@@ -60,6 +64,13 @@ func (c *fakeCore) SetOverride(o string) error {
 func (c *fakeCore) SetMock(on bool) {
 	c.mu.Lock()
 	c.mock = on
+	c.mu.Unlock()
+	c.changed()
+}
+
+func (c *fakeCore) SetPrivate(on bool) {
+	c.mu.Lock()
+	c.private = on
 	c.mu.Unlock()
 	c.changed()
 }

@@ -15,6 +15,7 @@ const (
 	itemFollow
 	itemLocal
 	itemRemote
+	itemPrivate
 	itemMock
 	itemLaunch
 	itemRefresh
@@ -54,6 +55,7 @@ func menuModel(s State, now time.Time, launch bool) model {
 	m.Rows[itemFollow] = check(menuFollow, menuFollowTip, s.Override != OverrideLocal && s.Override != OverrideRemote)
 	m.Rows[itemLocal] = check(menuLocal, menuLocalTip, s.Override == OverrideLocal)
 	m.Rows[itemRemote] = check(menuRemote, menuRemoteTip, s.Override == OverrideRemote)
+	m.Rows[itemPrivate] = check(menuPrivate, menuPrivateTip, s.Private)
 	m.Rows[itemMock] = check(menuMock, menuMockTip, s.Mock)
 	m.Rows[itemLaunch] = check(menuLaunch, menuLaunchTip, launch)
 	m.Rows[itemRefresh] = row{Label: menuRefresh, Tooltip: menuRefreshTip, Enabled: s.StrategySource != "config" || s.StrategyError != ""}
@@ -83,6 +85,8 @@ func summary(s State) string {
 			}
 		}
 		return sideMock + sep + mdl
+	case s.Private:
+		return sidePrivate + sep + mdl
 	case side == OverrideLocal:
 		return sideLocal + sep + mdl
 	default:
@@ -98,7 +102,7 @@ func iconState(s State) string {
 		return "mock"
 	case s.strategyFailing() || s.chosenSideDown():
 		return "error"
-	case side == OverrideLocal:
+	case side == OverrideLocal || s.Private:
 		return "local"
 	default:
 		return "remote"

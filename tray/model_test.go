@@ -40,6 +40,11 @@ func TestMenuModelTitleAndIcon(t *testing.T) {
 			s.Route, s.Side, s.LocalUp = Route{Side: "local", Provider: "ollama", Model: "qwen3", Reason: "strategy"}, "local", false
 		}), "Local · qwen3", "error"},
 		{"local down but remote chosen", with(func(s *State) { s.LocalUp = false }), "Remote · gemini-3-flash", "remote"},
+		{"local only", with(func(s *State) {
+			s.Private, s.Route = true, Route{Side: "local", Provider: "ollama", Model: "qwen3", Reason: "strategy, private: local only"}
+		}), "Local only · qwen3", "local"},
+		{"local only, local side down", with(func(s *State) { s.Private, s.Route, s.LocalUp = true, Route{}, false }), "Local only · no model", "error"},
+		{"mock beats local only", with(func(s *State) { s.Private, s.Mock = true, true }), "Mock · gemini-3-flash", "mock"},
 		{"no route", with(func(s *State) { s.Route = Route{} }), "Remote · no model", "remote"},
 		{"model with slash", with(func(s *State) {
 			s.Route = Route{Side: "remote", Provider: "openrouter", Model: "meta/llama-4", Reason: "strategy"}
@@ -105,6 +110,7 @@ func TestMenuModelRows(t *testing.T) {
 			{"Follow remote strategy", true, override == OverrideAuto},
 			{"Force local", true, override == OverrideLocal},
 			{"Force remote", true, override == OverrideRemote},
+			{"Local only", true, false},
 			{"Mock mode", true, mock},
 			{"Launch at login", true, launch},
 			{"Refresh strategy now", true, false},

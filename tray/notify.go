@@ -44,6 +44,10 @@ func routeReason(prev, cur State) string {
 		return noteRouteMockOn
 	case prev.Mock != cur.Mock:
 		return noteRouteMockOff
+	case prev.Private != cur.Private && cur.Private:
+		return noteRoutePrivateOn
+	case prev.Private != cur.Private:
+		return noteRoutePrivateOff
 	case prev.Override != cur.Override:
 		label := map[string]string{OverrideLocal: menuLocal, OverrideRemote: menuRemote}[cur.Override]
 		if label == "" {

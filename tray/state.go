@@ -20,6 +20,8 @@ type Core interface {
 	SetOverride(string) error
 	// SetMock turns mock mode on or off.
 	SetMock(bool)
+	// SetPrivate turns Local only on or off.
+	SetPrivate(bool)
 	// Refresh fetches the remote strategy now; it may block for the fetch.
 	Refresh()
 	// Quit stops the gateway (it drains running streams on its own).
@@ -42,6 +44,9 @@ type State struct {
 	Side string
 	// Override is "auto", "local" or "remote".
 	Override string
+	// Private reports whether Local only is on: no request leaves the
+	// machine, whatever the override or the strategy say.
+	Private bool
 	// Mock reports whether answers come from the mock provider; MockReason says why.
 	Mock       bool
 	MockReason string
@@ -93,5 +98,5 @@ func (s State) strategyFailing() bool { return s.StrategyError != "" }
 // chosenSideDown reports whether requests are meant for a side that is down.
 func (s State) chosenSideDown() bool {
 	side, _ := s.route()
-	return (side == OverrideLocal || s.Side == OverrideLocal) && !s.LocalUp
+	return (side == OverrideLocal || s.Side == OverrideLocal || s.Private) && !s.LocalUp
 }

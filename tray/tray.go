@@ -145,6 +145,9 @@ func (a *app) loop() {
 			a.setOverride(OverrideLocal)
 		case <-a.items[itemRemote].ClickedCh:
 			a.setOverride(OverrideRemote)
+		case <-a.items[itemPrivate].ClickedCh:
+			a.core.SetPrivate(!a.state.Private)
+			a.update(true)
 		case <-a.items[itemMock].ClickedCh:
 			a.core.SetMock(!a.state.Mock)
 			a.update(true)
