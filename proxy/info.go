@@ -88,19 +88,22 @@ type Status struct {
 	Route   string `json:"route"` // the model "auto" resolves to, as side:provider/model
 	// Decision is Route as a structure, for in-process readers (the tray);
 	// nil when "auto" cannot be routed.
-	Decision      *strategy.Decision `json:"-"`
-	Override      string             `json:"override"`
-	Private       bool               `json:"private"` // Local only: no request leaves the machine
-	Mock          bool               `json:"mock"`
-	MockReason    string             `json:"mock_reason,omitempty"`
-	LocalUp       bool               `json:"local_up"`
-	Strategy      StrategyStatus     `json:"strategy"`
-	Providers     []ProviderStatus   `json:"providers"`
-	LastFallback  *Fallback          `json:"last_fallback,omitempty"`
-	ReloadError   string             `json:"config_error,omitempty"`
-	Listen        string             `json:"listen"`
-	ConfigPath    string             `json:"config_path"`
-	Notifications bool               `json:"notifications"` // the config's switch for desktop notifications
+	Decision   *strategy.Decision `json:"-"`
+	Override   string             `json:"override"`
+	Private    bool               `json:"private"` // Local only: no request leaves the machine
+	Mock       bool               `json:"mock"`
+	MockReason string             `json:"mock_reason,omitempty"`
+	LocalUp    bool               `json:"local_up"`
+	// LocalDegraded: a local provider answered 5xx; routed requests go
+	// remote until routing.local_backoff ends.
+	LocalDegraded bool             `json:"local_degraded"`
+	Strategy      StrategyStatus   `json:"strategy"`
+	Providers     []ProviderStatus `json:"providers"`
+	LastFallback  *Fallback        `json:"last_fallback,omitempty"`
+	ReloadError   string           `json:"config_error,omitempty"`
+	Listen        string           `json:"listen"`
+	ConfigPath    string           `json:"config_path"`
+	Notifications bool             `json:"notifications"` // the config's switch for desktop notifications
 }
 
 // StrategyStatus says which strategy is in force and where it came from.
@@ -133,7 +136,7 @@ func (s *Server) Status() Status {
 	t := st.up.table
 	out := Status{
 		Status: "ok", Version: s.version, Override: s.Override(), Private: live.Private,
-		Mock: on, MockReason: why, LocalUp: !live.LocalDown,
+		Mock: on, MockReason: why, LocalUp: !live.LocalDown, LocalDegraded: live.LocalDegraded,
 		Strategy: StrategyStatus{Source: strategy.SourceConfig, Strategy: string(t.Default), LocalModel: t.LocalModel, RemoteModel: t.RemoteModel},
 		Listen:   "http://" + st.cfg.Addr() + "/v1", ConfigPath: st.cfg.Path, Notifications: st.cfg.Notifications,
 	}
@@ -156,6 +159,9 @@ func (s *Server) Status() Status {
 	out.Side = out.Strategy.Strategy
 	if live.Override != "" {
 		out.Side = string(live.Override)
+	}
+	if live.Private {
+		out.Side = string(strategy.Local) // Local only: nothing goes remote
 	}
 	if d, err := st.router.Decide(&strategy.Request{Model: "auto"}, live); err == nil {
 		out.Route = d.String()

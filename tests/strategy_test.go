@@ -347,7 +347,9 @@ type lrStatus struct {
 	Override string `json:"override"`
 	Mock     bool   `json:"mock"`
 	LocalUp  bool   `json:"local_up"`
-	Strategy struct {
+	// LocalDegraded: a local provider answered 5xx and is in its back-off.
+	LocalDegraded bool `json:"local_degraded"`
+	Strategy      struct {
 		Source      string `json:"source"`
 		Strategy    string `json:"strategy"`
 		LocalModel  string `json:"local_model"`
