@@ -275,8 +275,8 @@ func TestLocalOnlyControlSurvivesRestart(t *testing.T) {
 		var st map[string]any
 		json.NewDecoder(resp.Body).Decode(&st)
 		resp.Body.Close()
-		if st["private"] != true || !strings.HasPrefix(st["route"].(string), "local:ollama/qwen3") {
-			t.Errorf("%s: private %v, route %v; want true and local", path, st["private"], st["route"])
+		if st["private"] != true || st["side"] != "local" || !strings.HasPrefix(st["route"].(string), "local:ollama/qwen3") {
+			t.Errorf("%s: private %v, side %v, route %v; want true, local, local", path, st["private"], st["side"], st["route"])
 		}
 	}
 	if route := chatRoute(t, p, "remote", "hello"); !strings.HasPrefix(route, "local:ollama/qwen3") || !strings.Contains(route, "private: local only") {
