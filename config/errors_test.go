@@ -244,6 +244,12 @@ var errorCases = []struct {
 		want: []string{`config bad.yaml:2:3: providers.a/b: a provider name must not contain "/"`},
 	},
 	{
+		// Found by FuzzParse: the name goes into the route header.
+		name: "provider name with a line break",
+		yaml: "providers:\n \"\\n0\": {}\n",
+		want: []string{`config bad.yaml:2:2: providers."\n0": a provider name must not contain spaces or control characters`},
+	},
+	{
 		name: "bad rules",
 		yaml: "providers:\n  deepseek: {}\nrouting:\n  rules:\n    - when: has_images\n    - use: remote\n    - {when: x, use: sideways}\n    - {when: x, use: nobody/model}\n    - {when: x, use: deepseek/}\n    - {when: x, use: deepseek/chat}\n",
 		want: []string{

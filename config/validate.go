@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Validate checks c and returns every problem found, joined, each naming
@@ -126,6 +127,10 @@ func (k *checker) provider(p Provider) {
 	case strings.Contains(p.Name, "/"):
 		// "provider/model" names a model, so the name cannot contain "/".
 		k.errorf(field, `a provider name must not contain "/"`)
+	case strings.IndexFunc(p.Name, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		// The name goes into the route header and the log lines, where a
+		// newline would split them.
+		k.errorf(field, "a provider name must not contain spaces or control characters")
 	}
 	switch p.Type {
 	case "", "openai", "anthropic", "google", "mock":
