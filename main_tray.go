@@ -42,7 +42,7 @@ type trayCore struct {
 func (c *trayCore) State() tray.State {
 	st := c.srv.Status()
 	s := tray.State{Side: st.Side, Override: st.Override, Private: st.Private, Mock: st.Mock, MockReason: st.MockReason,
-		LocalUp: st.LocalUp, StrategySource: st.Strategy.Source, StrategyError: st.Strategy.Error, Listen: st.Listen,
+		LocalUp: st.LocalUp, LocalDegraded: st.LocalDegraded, StrategySource: st.Strategy.Source, StrategyError: st.Strategy.Error, Listen: st.Listen,
 		ConfigPath: st.ConfigPath, ReloadError: st.ReloadError, Notifications: st.Notifications}
 	if d := st.Decision; d != nil {
 		s.Route = tray.Route{Side: string(d.Side), Provider: d.Provider, Model: d.Model, Reason: d.Reason}

@@ -21,6 +21,10 @@ func notes(prev, cur State) []note {
 	var out []note
 	if a, b := summary(prev), summary(cur); a != b {
 		out = append(out, note{Title: fmt.Sprintf(noteRouteTitle, b), Body: routeReason(prev, cur)})
+	} else if !prev.LocalDegraded && cur.LocalDegraded {
+		// The route "auto" shows did not move, but routed requests that
+		// would go local do: say so once.
+		out = append(out, note{Title: noteLocalDegraded, Body: noteLocalDegradedTxt})
 	}
 	switch {
 	case !prev.strategyFailing() && cur.strategyFailing():
@@ -58,6 +62,10 @@ func routeReason(prev, cur State) string {
 		return noteRouteLocalDown
 	case !prev.LocalUp && cur.LocalUp:
 		return noteRouteLocalUp
+	case !prev.LocalDegraded && cur.LocalDegraded:
+		return noteLocalDegradedTxt
+	case prev.LocalDegraded && !cur.LocalDegraded:
+		return noteRouteLocalBack
 	default:
 		return noteRouteStrategy
 	}

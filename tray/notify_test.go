@@ -37,6 +37,15 @@ func TestNotes(t *testing.T) {
 		}), []note{{Title: "Fallback to local:ollama/qwen3 (fallback)", Body: "remote:google/gemini-3-flash (strategy) failed: 503", fallback: true}}},
 		{"reload rejected", base(), with(func(s *State) { s.ReloadError = "config.yaml:3: bad port" }),
 			[]note{{Title: "Config change rejected", Body: "config.yaml:3: bad port\nThe running config stays in force."}}},
+		{"local degraded", local, with(func(s *State) {
+			s.Route, s.Side, s.LocalDegraded = Route{Side: "remote", Provider: "google", Model: "gemini-3-flash", Reason: "strategy, local degraded"}, "remote", true
+		}), []note{{Title: "Route: Remote · gemini-3-flash", Body: "The local model server answered with an error: requests go remote until it is tried again."}}},
+		{"local degraded, route unchanged", base(), with(func(s *State) { s.LocalDegraded = true }),
+			[]note{{Title: "Local model failing", Body: "The local model server answered with an error: requests go remote until it is tried again."}}},
+		{"still degraded", with(func(s *State) { s.LocalDegraded = true }), with(func(s *State) { s.LocalDegraded = true }), nil},
+		{"back-off over", with(func(s *State) {
+			s.Route, s.Side, s.LocalDegraded = Route{Side: "remote", Provider: "google", Model: "gemini-3-flash", Reason: "strategy, local degraded"}, "remote", true
+		}), local, []note{{Title: "Route: Local · qwen3", Body: "The local side is tried again."}}},
 		{"same reload error", with(func(s *State) { s.ReloadError = "x" }), with(func(s *State) { s.ReloadError = "x" }), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

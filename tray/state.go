@@ -52,6 +52,9 @@ type State struct {
 	MockReason string
 	// LocalUp reports whether the local side answers its health probe.
 	LocalUp bool
+	// LocalDegraded reports whether a local provider answered 5xx and
+	// routed requests go remote for its back-off.
+	LocalDegraded bool
 	// StrategySource is "remote", "cache" or "config".
 	StrategySource string
 	// StrategyError is the last strategy fetch error; "" when it succeeded.
