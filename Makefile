@@ -27,7 +27,7 @@ FUZZ := ./providers:FuzzParseRequest ./providers:FuzzDuplicateKeys ./providers:F
 	./providers/google:FuzzStream ./providers/google:FuzzConvertRequest ./providers/google:FuzzResponse ./providers/google:FuzzEmbeddingsRequest \
 	./providers/ollama:FuzzScanChat ./providers/ollama:FuzzChatToChat ./providers/ollama:FuzzGenerate ./providers/ollama:FuzzNDJSONStream \
 	./providers/ollama:FuzzCompletionStream ./providers/ollama:FuzzEmbed ./providers/ollama:FuzzAnswers \
-	./config:FuzzParse ./strategy:FuzzRuleCompile
+	./providers:FuzzSecretScan ./config:FuzzParse ./strategy:FuzzRuleCompile
 
 .PHONY: build build-mock run test fuzz bench lint clean
 

@@ -174,3 +174,50 @@ func BenchmarkScanMessagesAndSecrets(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSecretScanPatterns adds two privacy.patterns: one that starts
+// with a literal, which regexp finds with a substring search, and one that
+// does not.
+func BenchmarkSecretScanPatterns(b *testing.B) {
+	for _, p := range []string{`ACME-[0-9]{6}`, `(?i)project\s+bluebird`} {
+		b.Run(p, func(b *testing.B) {
+			body := benchBody(b)
+			s, err := NewSecretScanner([]string{p})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if s.Find(body) != "" {
+					b.Fatal("found a secret")
+				}
+			}
+		})
+	}
+}
+
+// FuzzSecretScan: any body scans without a panic, reports only known
+// kinds, and a private key added after it is always found, whatever the
+// bytes before it.
+func FuzzSecretScan(f *testing.F) {
+	f.Add([]byte(`{"messages":[{"role":"user","content":"hi"}]}`))
+	f.Add([]byte("AKIA"))
+	f.Add([]byte(`PASSWORD=\"abc`))
+	f.Add([]byte("-----BEGIN "))
+	f.Add([]byte("sk-ant-"))
+	f.Add([]byte("eyJ.eyJ."))
+	f.Add([]byte("ghp_"))
+	f.Add([]byte(`\nexport =`))
+	known := map[string]bool{"": true, kindPrivateKey: true, kindAWS: true, kindGoogle: true, kindGitHub: true,
+		kindOpenAI: true, kindAnthropic: true, kindJWT: true, kindEnvAssignment: true}
+	var s *SecretScanner
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if kind := s.Find(b); !known[kind] {
+			t.Fatalf("unknown kind %q", kind)
+		}
+		planted := append(append([]byte(nil), b...), " -----BEGIN PRIVATE KEY-----"...)
+		if s.Find(planted) == "" {
+			t.Fatalf("a private key after %q was not found", b)
+		}
+	})
+}
