@@ -144,9 +144,12 @@ func learnBackend(ctx context.Context, pc config.Provider) (*backendTruth, error
 	root := strings.TrimSuffix(base, "/v1")
 	g := &getter{ctx: ctx, pc: pc}
 	if pc.Kind() == "anthropic" {
-		// An Anthropic-speaking local server (Ollama ≥ 0.14, LM Studio,
-		// vLLM, a LAN proxy) lists models at /v1/models in Anthropic's
-		// shape or OpenAI's; any HTTP answer means it is up.
+		// An Anthropic-speaking local server is often Ollama ≥ 0.14, whose
+		// native API says the most; else (LM Studio, vLLM, a LAN proxy)
+		// /v1/models in Anthropic's shape or OpenAI's.
+		if b, err := learnOllama(g, root); b != nil || err != nil {
+			return b, err
+		}
 		var list struct {
 			Data []struct {
 				ID string `json:"id"`
@@ -414,4 +417,36 @@ func fallbackWhy(dec strategy.Decision, err error) (string, bool) {
 		return ", local model not found", true
 	}
 	return "", false
+}
+
+// localMaxTokens is the max_tokens a request without one gets on route dec:
+// for a local provider of type anthropic, whose protocol requires one, the
+// model's own limit when the backend reports it, rather than the 8192
+// default that cuts a local model's long answers short. 0 otherwise.
+func (s *Server) localMaxTokens(st *state, dec strategy.Decision) int {
+	if dec.Side != strategy.Local {
+		return 0
+	}
+	for _, p := range st.up.table.Providers {
+		if p.Name != dec.Provider || p.Kind != "anthropic" {
+			continue
+		}
+		if p.ContextWindow > 0 {
+			return p.ContextWindow
+		}
+		mi, _ := st.truth.Load().ModelInfo(p.Name, dec.Model)
+		return mi.ContextWindow
+	}
+	return 0
+}
+
+// withLocalMax returns req with max_tokens n when it has none and n > 0;
+// req itself is not changed, since a fallback sends it again elsewhere.
+func withLocalMax(req *providers.ChatCompletionRequest, n int) *providers.ChatCompletionRequest {
+	if n <= 0 || req.MaxTokens != nil || req.MaxCompletionTokens != nil {
+		return req
+	}
+	cp := *req
+	cp.MaxTokens = &n
+	return &cp
 }

@@ -89,6 +89,9 @@ type call struct {
 	// maxTokens is the answer's limit the client set, 0 when none: the
 	// context guard adds it to the prompt estimate.
 	maxTokens int
+	// localMax is the max_tokens a translated request without one gets on
+	// this route (localtruth.go); 0 leaves the provider's default.
+	localMax int
 }
 
 // codec translates one call to and from Chat Completions, the protocol
@@ -271,6 +274,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, st *state, d do
 	case native && c.bridge != nil && n.Speaks(c.bridge.via()):
 		err = s.bridged(w, r, n, dec.Model, c, rec)
 	case c.codec != nil:
+		c.localMax = s.localMaxTokens(st, dec)
 		err = s.translate(w, r, p, dec.Model, c, rec)
 	default:
 		endpoint := c.endpoint
@@ -303,6 +307,7 @@ func (s *Server) translate(w http.ResponseWriter, r *http.Request, p providers.P
 	if err != nil {
 		return err
 	}
+	req = withLocalMax(req, c.localMax)
 	if !c.stream {
 		resp, err := p.ChatCompletion(r.Context(), req)
 		if err != nil {
