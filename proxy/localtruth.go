@@ -450,3 +450,76 @@ func withLocalMax(req *providers.ChatCompletionRequest, n int) *providers.ChatCo
 	cp.MaxTokens = &n
 	return &cp
 }
+
+// streamCut watches a translated stream for the way Ollama's OpenAI
+// endpoint ends one whose model runner died (captures 40 and 42): a last
+// chunk with an empty model and empty content, then no [DONE]. Its
+// fields are written by the relay's producer before it returns and read
+// by its fail after, so they need no lock.
+type streamCut struct {
+	err       error
+	lastEmpty bool
+}
+
+func (c *streamCut) saw(chunk *providers.ChatCompletionStreamResponse) {
+	c.lastEmpty = bytes.Contains(chunk.Raw, []byte(`"model":""`)) && bytes.Contains(chunk.Raw, []byte(`"content":""`))
+}
+
+// localStreamFailure is the in-band error a stream from dec ends with: e,
+// unless dec is local and the stream was cut as a crashed Ollama runner
+// cuts it, when the client is told the local model failed, with what
+// Ollama's /api/ps says of the model now where it can be asked.
+func (s *Server) localStreamFailure(ctx context.Context, dec strategy.Decision, cut *streamCut, e *apiError) *apiError {
+	if dec.Side != strategy.Local || !errors.Is(cut.err, openai.ErrNoDone) {
+		return e
+	}
+	msg := "the local model " + dec.Provider + "/" + dec.Model + " failed while answering: its stream ended"
+	if cut.lastEmpty {
+		msg += " with an empty chunk and no [DONE], as Ollama's does when its model runner crashes"
+	} else {
+		msg += " before [DONE]"
+	}
+	if loaded, ok := s.ollamaLoaded(ctx, dec); ok {
+		if loaded {
+			msg += "; Ollama's /api/ps still lists the model"
+		} else {
+			msg += "; Ollama's /api/ps no longer lists the model: its runner stopped (see the Ollama server log)"
+		}
+	}
+	return newAPIError(http.StatusBadGateway, "server_error", "local_model_failed", "", msg)
+}
+
+// ollamaLoaded asks an Ollama backend's /api/ps whether dec's model is
+// loaded; ok is false when the backend is no Ollama or does not answer.
+func (s *Server) ollamaLoaded(ctx context.Context, dec strategy.Decision) (loaded, ok bool) {
+	st := s.state.Load()
+	var pc config.Provider
+	found := false
+	for _, p := range st.cfg.Providers {
+		if p.Name == dec.Provider {
+			pc, found = p, true
+		}
+	}
+	if !found {
+		return false, false
+	}
+	root := strings.TrimSuffix(strings.TrimRight(pc.BaseURL, "/"), "/v1")
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	g := &getter{ctx: pctx, pc: pc}
+	var ps struct {
+		Models *[]struct {
+			Name  string `json:"name"`
+			Model string `json:"model"`
+		} `json:"models"`
+	}
+	if okGet, err := g.json(http.MethodGet, root+"/api/ps", nil, &ps); err != nil || !okGet || ps.Models == nil {
+		return false, false
+	}
+	for _, m := range *ps.Models {
+		if m.Name == dec.Model || m.Model == dec.Model || m.Name == dec.Model+":latest" {
+			return true, true
+		}
+	}
+	return false, true
+}

@@ -185,3 +185,44 @@ func TestModelInfoTagless(t *testing.T) {
 		t.Error("no probe yet: nothing known")
 	}
 }
+
+// Ollama's OpenAI endpoint ends the stream of a model whose runner was
+// killed with an empty chunk and no [DONE] (captures 40 and 42); the client
+// is told the local model failed, and what /api/ps says of it.
+func TestLocalStreamCutSaysTheModelFailed(t *testing.T) {
+	const (
+		first = `data: {"id":"chatcmpl-380","object":"chat.completion.chunk","created":1796298049,"model":"qwen3","system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":null}]}` + "\n\n"
+		empty = `data: {"id":"chatcmpl-380","object":"chat.completion.chunk","created":1796298049,"model":"","system_fingerprint":"fp_ollama","choices":[{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}` + "\n\n"
+	)
+	for _, tc := range []struct {
+		name, ps, want string
+	}{
+		{"runner gone", `{"models":[]}`, "no longer lists the model"},
+		{"still loaded", `{"models":[{"name":"qwen3:latest","model":"qwen3:latest","context_length":4096}]}`, "still lists the model"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			local := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				switch r.URL.Path {
+				case "/api/ps":
+					io.WriteString(w, tc.ps)
+				case "/v1/chat/completions":
+					w.Header().Set("Content-Type", "text/event-stream")
+					io.WriteString(w, first+empty)
+				default:
+					http.NotFound(w, r)
+				}
+			})
+			yaml := strings.Replace(strings.Replace(twoSides, "LOCAL", local.URL+"/v1", 1), "default: remote", "default: local", 1)
+			_, gw := gateway(t, yaml, "http://127.0.0.1:9/v1")
+			resp := post(t, gw.URL, `{"model":"auto","stream":true,"messages":[{"role":"user","content":"hi"}]}`, "Authorization", "Bearer gw-key")
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body := string(b)
+			if !strings.Contains(body, `"content":"Hel"`) || !strings.Contains(body, "local_model_failed") ||
+				!strings.Contains(body, "the local model ollama/qwen3 failed while answering") ||
+				!strings.Contains(body, "empty chunk and no [DONE]") || !strings.Contains(body, tc.want) {
+				t.Errorf("stream:\n%s\nwant the text so far, then an error saying the local model failed and %q", body, tc.want)
+			}
+		})
+	}
+}

@@ -92,6 +92,8 @@ type call struct {
 	// localMax is the max_tokens a translated request without one gets on
 	// this route (localtruth.go); 0 leaves the provider's default.
 	localMax int
+	// dec is the route translate serves the call on.
+	dec strategy.Decision
 }
 
 // codec translates one call to and from Chat Completions, the protocol
@@ -274,7 +276,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, st *state, d do
 	case native && c.bridge != nil && n.Speaks(c.bridge.via()):
 		err = s.bridged(w, r, n, dec.Model, c, rec)
 	case c.codec != nil:
-		c.localMax = s.localMaxTokens(st, dec)
+		c.localMax, c.dec = s.localMaxTokens(st, dec), dec
 		err = s.translate(w, r, p, dec.Model, c, rec)
 	default:
 		endpoint := c.endpoint
@@ -323,14 +325,21 @@ func (s *Server) translate(w http.ResponseWriter, r *http.Request, p providers.P
 		return nil
 	}
 	enc := c.codec.stream(model)
+	// cut tells a local model that died mid-answer from other stream
+	// failures (localtruth.go); its produce and fail run in turn.
+	cut := &streamCut{}
 	return relay(w, r, rec, enc.contentType(), func(ctx context.Context, out chan<- *providers.ChatCompletionStreamResponse) error {
-		return p.ChatCompletionStream(ctx, req, out)
+		cut.err = p.ChatCompletionStream(ctx, req, out)
+		return cut.err
 	}, func(dst []byte, chunk *providers.ChatCompletionStreamResponse) ([]byte, error) {
 		if chunk.Usage != nil {
 			rec.usage = chunk.Usage
 		}
+		cut.saw(chunk)
 		return enc.chunk(dst, chunk)
-	}, enc.end, enc.fail)
+	}, enc.end, func(dst []byte, e *apiError) []byte {
+		return enc.fail(dst, s.localStreamFailure(r.Context(), c.dec, cut, e))
+	})
 }
 
 // passThrough sends the client's body, with only the model replaced, to a

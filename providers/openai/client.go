@@ -164,11 +164,12 @@ func (d decoder) Event(ev sse.Event, dst []*providers.ChatCompletionStreamRespon
 }
 
 func (decoder) End(dst []*providers.ChatCompletionStreamResponse) ([]*providers.ChatCompletionStreamResponse, error) {
-	return dst, errNoDone
+	return dst, ErrNoDone
 }
 
-// errNoDone is a stream cut before its [DONE].
-var errNoDone = errors.New("upstream closed the stream before [DONE]")
+// ErrNoDone is a stream cut before its [DONE], as Ollama's is when its
+// model runner dies mid-answer.
+var ErrNoDone = errors.New("upstream closed the stream before [DONE]")
 
 // Models lists the upstream's models (GET /models); the gateway uses it as a
 // cheap health probe for local servers.

@@ -208,7 +208,7 @@ func (r *completionsRelay) fail(ev sse.Event, dst [][]byte) ([][]byte, bool, err
 
 func (r *completionsRelay) Usage() *providers.Usage { return r.usage }
 
-func (*completionsRelay) End(dst [][]byte) ([][]byte, error) { return dst, errNoDone }
+func (*completionsRelay) End(dst [][]byte) ([][]byte, error) { return dst, ErrNoDone }
 
 // openAIErrorBody writes e in OpenAI's error shape.
 func openAIErrorBody(e *providers.Error) []byte {

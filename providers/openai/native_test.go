@@ -192,7 +192,7 @@ func TestForwardCompletionsErrors(t *testing.T) {
 		{name: "error event first", handler: sseHandler(data(errEvent)),
 			raw: errEvent, msg: "The server had an error"},
 		{name: "cut before [DONE]", handler: sseHandler(data(complChunks[0]), data(complChunks[1])),
-			want: events(complChunks[:2]...), sentinel: errNoDone},
+			want: events(complChunks[:2]...), sentinel: ErrNoDone},
 		{name: "error status", handler: jsonHandler(http.StatusBadRequest, badRequest),
 			status: http.StatusBadRequest, raw: badRequest, msg: "suffix is not supported"},
 	}
