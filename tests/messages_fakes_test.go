@@ -922,6 +922,13 @@ func set(ks ...string) map[string]bool {
 var functionNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 
 func (f *fakeChat) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && (r.URL.Path == "/api/tags" || r.URL.Path == "/api/v0/models") {
+		// The local probe asks for Ollama's and LM Studio's own model lists
+		// first; an OpenAI-compatible server without them (vLLM, DeepSeek)
+		// answers 404, and that is no fault of the request.
+		http.NotFound(w, r)
+		return
+	}
 	if r.Method == http.MethodGet && r.URL.Path == "/v1/models" {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"object":"list","data":[{"id":"qwen3","object":"model","owned_by":"local"},{"id":"deepseek-chat","object":"model","owned_by":"deepseek"}]}`)
