@@ -227,3 +227,117 @@ providers:
 		t.Errorf("log file: %q, err %v", b, err)
 	}
 }
+
+// TestTrayLocalOnlySurvivesRestart ticks Local only in the menu, quits, and
+// starts localrouter again on the same state: the box is ticked, the title
+// says so, and requests stay local, before it is unticked from the menu.
+func TestTrayLocalOnlySurvivesRestart(t *testing.T) {
+	var localHits, remoteHits atomic.Int64
+	localURL, remoteURL := upstream(t, "local", &localHits), upstream(t, "remote", &remoteHits)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiAddr := free.Addr().String()
+	free.Close()
+	yaml := fmt.Sprintf(`server: {host: 127.0.0.1, port: %d}
+notifications: false
+routing: {default: remote, local_model: qwen3, remote_model: gpt-4o}
+providers:
+  localprov: {base_url: %q, local: true, models: [qwen3]}
+  remoteprov: {base_url: %q, api_key: sk-test, local: false, models: [gpt-4o]}
+`, free.Addr().(*net.TCPAddr).Port, localURL+"/v1", remoteURL+"/v1")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// run starts the app on a session bus of its own and returns its tray
+	// and a function that quits it from the menu.
+	run := func() (*traytest.Client, func()) {
+		addr := traytest.StartBus(t)
+		watcher := traytest.StartWatcher(t, addr)
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "LOCALROUTER_TEST_MAIN="+path, traytest.RaceEnv, "DBUS_SESSION_BUS_ADDRESS="+addr,
+			"HOME="+dir, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"), "XDG_CONFIG_HOME="+filepath.Join(dir, "xdg"))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			<-exited
+			traytest.CheckRaces(t, stderr.String())
+			if t.Failed() {
+				t.Logf("app stderr:\n%s", stderr.String())
+			}
+		})
+		c := traytest.NewClient(t, addr, watcher.WaitItem(t, waitLong))
+		return c, func() {
+			c.ClickLabel(t, "Quit")
+			select {
+			case err := <-exited:
+				exited <- err
+				if err != nil {
+					t.Errorf("after Quit: %v", err)
+				}
+			case <-time.After(waitLong):
+				t.Fatal("the app did not exit after Quit")
+			}
+		}
+	}
+	chatRoute := func() string {
+		t.Helper()
+		resp, err := http.Post("http://"+apiAddr+"/v1/chat/completions", "application/json",
+			strings.NewReader(`{"model":"remote","messages":[{"role":"user","content":"hi"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		return resp.Header.Get("X-LocalRouter-Route")
+	}
+	checked := func(c *traytest.Client, on bool) func() (bool, string) {
+		return func() (bool, string) {
+			m, err := c.Menu()
+			if err != nil {
+				return false, err.Error()
+			}
+			n, _ := m.Find("Local only")
+			return n.Checked() == on, fmt.Sprintf("Local only checked=%v", n.Checked())
+		}
+	}
+	title := func(c *traytest.Client, want string) func() (bool, string) {
+		return func() (bool, string) { s := c.Title(); return s == want, s }
+	}
+
+	c, quit := run()
+	c.WaitFor(t, waitLong, "title at start", title(c, "Remote · gpt-4o"))
+	c.ClickLabel(t, "Local only")
+	c.WaitFor(t, waitLong, "Local only checked", checked(c, true))
+	quit()
+
+	c, quit = run()
+	c.WaitFor(t, waitLong, "title after the restart", title(c, "Local only · qwen3"))
+	c.WaitFor(t, waitLong, "Local only checked after the restart", checked(c, true))
+	if route := chatRoute(); !strings.HasPrefix(route, "local:localprov/qwen3") || !strings.Contains(route, "private: local only") {
+		t.Errorf("after the restart: route %q, want local with private: local only", route)
+	}
+	if n := remoteHits.Load(); n != 0 {
+		t.Errorf("the remote upstream got %d requests under Local only", n)
+	}
+	c.ClickLabel(t, "Local only")
+	c.WaitFor(t, waitLong, "title after unticking", title(c, "Remote · gpt-4o"))
+	if route := chatRoute(); !strings.HasPrefix(route, "remote:remoteprov/gpt-4o") {
+		t.Errorf("after unticking: route %q, want remote", route)
+	}
+	quit()
+}
