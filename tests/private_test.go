@@ -300,3 +300,30 @@ func TestLocalOnlyControlSurvivesRestart(t *testing.T) {
 		t.Errorf("Local only off: route %q, want remote", route)
 	}
 }
+
+// TestPrivateLocalFailureIsNotFallenBack: the local server answers 500; a
+// private request gets 503 saying so, although fallback is on and the
+// remote side is up.
+func TestPrivateLocalFailureIsNotFallenBack(t *testing.T) {
+	b := newPrivateBackends(t)
+	b.local.setHook(func(w http.ResponseWriter, r *http.Request, req map[string]json.RawMessage) bool {
+		// Ollama's answer when its runner crashed.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, openAIErrorJSON("model runner has unexpectedly stopped", "api_error", "", ""))
+		return true
+	})
+	p := start(t, b.config(""))
+	_, err := sdk(p, nil).Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+		Model: "auto", Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(awsSecret)},
+	})
+	var oe *openai.Error
+	if !errors.As(err, &oe) || oe.StatusCode != http.StatusServiceUnavailable ||
+		!strings.Contains(oe.Message, "the local provider ollama failed") || !strings.Contains(oe.Message, "does not send it remote") {
+		t.Errorf("got %v, want a 503 saying the local provider failed and nothing went remote", err)
+	}
+	if n := len(b.local.requests()); n != 1 {
+		t.Errorf("the local fake got %d requests, want the one try", n)
+	}
+	b.remoteSawNothing(t)
+}
