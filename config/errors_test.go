@@ -188,6 +188,11 @@ var errorCases = []struct {
 		want: []string{`config bad.yaml:3:3: routing.default: must be "local" or "remote"`},
 	},
 	{
+		name: "negative local_backoff",
+		yaml: "routing:\n  local_backoff: -5s\n",
+		want: []string{`config bad.yaml:2:3: routing.local_backoff: must be 0 (off) or more`},
+	},
+	{
 		name: "strategy url and durations",
 		yaml: "remote_strategy:\n  url: ftp://example.com/s.json\n  poll_interval: 500ms\n  timeout: -1s\nmock:\n  token_delay: -1ms\n",
 		want: []string{

@@ -90,6 +90,9 @@ func (c *Config) validate() []*fieldError {
 	if d := c.Routing.Default; d != "local" && d != "remote" {
 		k.errorf("routing.default", `must be "local" or "remote"`)
 	}
+	if c.Routing.LocalBackoff < 0 {
+		k.errorf("routing.local_backoff", "must be 0 (off) or more")
+	}
 	for i, rule := range c.Routing.Rules {
 		field := fmt.Sprintf("routing.rules[%d]", i)
 		if strings.TrimSpace(rule.When) == "" {

@@ -71,7 +71,8 @@ func routableNames(st *state) []routable {
 		}
 		// What a local backend really holds, as its probe last saw it.
 		for _, m := range truth.models(p.Name) {
-			if !slices.Contains(p.Models, m) {
+			// Ollama's "llama3.2:latest" is the config's "llama3.2".
+			if !slices.Contains(p.Models, m) && !slices.Contains(p.Models, strings.TrimSuffix(m, ":latest")) {
 				out = append(out, routable{id: p.Name + "/" + m, owner: p.Name, display: m + " (" + p.Name + ", on the local backend)",
 					provider: p.Name})
 			}

@@ -147,7 +147,7 @@ func learnBackend(ctx context.Context, pc config.Provider) (*backendTruth, error
 		// An Anthropic-speaking local server is often Ollama ≥ 0.14, whose
 		// native API says the most; else (LM Studio, vLLM, a LAN proxy)
 		// /v1/models in Anthropic's shape or OpenAI's.
-		if b, err := learnOllama(g, root); b != nil || err != nil {
+		if b, err := learnOllama(g, root); b != nil {
 			return b, err
 		}
 		var list struct {
@@ -165,13 +165,29 @@ func learnBackend(ctx context.Context, pc config.Provider) (*backendTruth, error
 		}
 		return b, nil
 	}
-	if b, err := learnOllama(g, root); b != nil || err != nil {
-		return b, err
+	// Each API in turn; the backend is up when any of them answers
+	// without a 5xx, though it be with a 404 (it does not serve that one).
+	var last error
+	answered := false
+	for _, learn := range []func() (*backendTruth, error){
+		func() (*backendTruth, error) { return learnOllama(g, root) },
+		func() (*backendTruth, error) { return learnLMStudio(g, root) },
+		func() (*backendTruth, error) { return learnOpenAI(g, base) },
+	} {
+		b, err := learn()
+		if b != nil {
+			return b, nil
+		}
+		if err == nil {
+			answered = true
+		} else {
+			last = err
+		}
 	}
-	if b, err := learnLMStudio(g, root); b != nil || err != nil {
-		return b, err
+	if answered {
+		return nil, nil
 	}
-	return learnOpenAI(g, base)
+	return nil, last
 }
 
 // learnOllama reads Ollama's native API: /api/tags for the models (a null
@@ -182,6 +198,7 @@ func learnOllama(g *getter, root string) (*backendTruth, error) {
 	type details struct {
 		ContextLength int `json:"context_length"`
 	}
+	// maxShow bounds the /api/show calls of one probe.
 	var tags struct {
 		Models *[]struct {
 			Name         string   `json:"name"`
@@ -208,7 +225,9 @@ func learnOllama(g *getter, root string) (*backendTruth, error) {
 		if m.Capabilities != nil {
 			mi.Tools, mi.ToolsKnown = slices.Contains(m.Capabilities, "tools"), true
 		}
-		if (mi.ContextWindow == 0 || !mi.ToolsKnown) && i < maxShow {
+		// Ollama ≥ 0.12 puts both in /api/tags (capture 05); older ones
+		// only in /api/show, asked then only.
+		if !mi.ToolsKnown && i < maxShow {
 			var show struct {
 				ModelInfo    map[string]json.RawMessage `json:"model_info"`
 				Capabilities []string                   `json:"capabilities"`

@@ -469,6 +469,12 @@ func (f *fakeMessages) serve(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"object":"list","data":[{"id":"qwen3-coder","object":"model","created":1764000000,"owned_by":"library"}]}`)
 		return
 	}
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/api/") && f.key == "" {
+		// Ollama's and LM Studio's model APIs, which the probe asks
+		// first: this server, like vLLM, has neither.
+		http.NotFound(w, r)
+		return
+	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return

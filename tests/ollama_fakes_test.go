@@ -552,6 +552,10 @@ func (f *fakeOllama) serve(w http.ResponseWriter, r *http.Request) {
 	case "GET /api/tags":
 		f.tags(rec)
 		return
+	case "GET /api/ps":
+		// Nothing loaded, as capture 07 (the gateway's probe asks).
+		writeJSON(rec, `{"models":[]}`)
+		return
 	case "GET /v1/models":
 		writeJSON(rec, `{"object":"list","data":[{"id":"llama3.2:latest","object":"model","created":1764000000,"owned_by":"library"}]}`)
 		return

@@ -259,6 +259,15 @@ func TestOllamaDiscovery(t *testing.T) {
 	ctx := context.Background()
 	tap := &respTap{}
 	c := ollamaClient(t, p, tap)
+	// The lists hold what the local backends really serve once the probe
+	// has asked them: the llamacpp server also lists deepseek-chat.
+	eventually(t, "the probe learns the local backends' models", func() (bool, string) {
+		list, err := c.List(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		return slices.ContainsFunc(list.Models, func(m api.ListModelResponse) bool { return m.Name == "llamacpp/deepseek-chat" }), fmt.Sprint(list.Models)
+	})
 
 	t.Run("root", func(t *testing.T) {
 		status, header, body := olGet(t, p, "/")
@@ -294,7 +303,7 @@ func TestOllamaDiscovery(t *testing.T) {
 	wantNames := []string{"auto", "local", "remote", "coder",
 		"anthropic/claude-sonnet-4-5", "google/gemini-3-flash", "google/" + geminiEmbedModel,
 		"llamacpp/qwen3", "llamacpp/qwen2.5-coder-7b", "llamacpp/text-embedding-3-small",
-		"ollama/llama3.2", "ollama/qwen2.5-coder:1.5b", "ollama/nomic-embed-text"}
+		"ollama/llama3.2", "ollama/qwen2.5-coder:1.5b", "ollama/nomic-embed-text", "llamacpp/deepseek-chat"}
 
 	t.Run("tags", func(t *testing.T) {
 		list, err := c.List(ctx)

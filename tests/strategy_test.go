@@ -84,6 +84,12 @@ func newLocalFake(t *testing.T) *fakeOpenAI {
 			io.WriteString(w, `{"object":"list","data":[{"id":"qwen3","object":"model","owned_by":"local"}]}`)
 			return
 		}
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			// Ollama's and LM Studio's discovery APIs, which the probe
+			// tries first: a plain OpenAI-compatible server has neither.
+			http.NotFound(w, r)
+			return
+		}
 		f.serve(w, r)
 	}))
 	t.Cleanup(f.Close)
@@ -635,6 +641,10 @@ func TestFallbackToRemoteWhenLocalDown(t *testing.T) {
 				io.WriteString(w, `{"object":"list","data":[{"id":"qwen3"}]}`)
 				return
 			}
+			if r.URL.Path != "/v1/chat/completions" {
+				http.NotFound(w, r) // the probe's other model APIs
+				return
+			}
 			localChats.Add(1)
 			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 				conn.Close()
@@ -715,14 +725,19 @@ func TestFallbackToRemoteWhenLocalDown(t *testing.T) {
 }
 
 // TestFallbackWhenLocalFails covers a local side that is up (it answers its
-// health probe) but fails requests with 503: every request then really falls
-// back, and /health records it.
+// health probe) but fails requests with 503: the first request falls back,
+// the 503 degrades the local side, and the next go remote at once for the
+// back-off (routing.local_backoff, 30s by default); /health records it.
 func TestFallbackWhenLocalFails(t *testing.T) {
 	remote := newFakeOpenAI(t)
 	var localChats atomic.Int64
 	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/models" {
 			io.WriteString(w, `{"object":"list","data":[{"id":"qwen3"}]}`)
+			return
+		}
+		if r.URL.Path != "/v1/chat/completions" {
+			http.NotFound(w, r) // the probe's other model APIs
 			return
 		}
 		localChats.Add(1)
@@ -738,12 +753,16 @@ func TestFallbackWhenLocalFails(t *testing.T) {
 	for i := range 6 {
 		stream := i%2 == 1
 		r := g.mustChat(t, "auto", stream, "hi", nil)
-		if r.status != 200 || !strings.HasPrefix(r.route, routeRemote) || !strings.Contains(r.route, "fallback") {
-			t.Errorf("request %d (stream %v) with local failing: %v", i, stream, r)
+		want := "fallback"
+		if i > 0 {
+			want = "local degraded"
+		}
+		if r.status != 200 || !strings.HasPrefix(r.route, routeRemote) || !strings.Contains(r.route, want) {
+			t.Errorf("request %d (stream %v) with local failing: %v, want remote by %s", i, stream, r, want)
 		}
 	}
-	if n := localChats.Load(); n != 6 {
-		t.Errorf("local got %d chat requests, want 6 (each tried once)", n)
+	if n := localChats.Load(); n != 1 {
+		t.Errorf("local got %d chat requests, want 1 (tried once, then passed over)", n)
 	}
 	h := g.health(t)
 	if !h.LocalUp || h.LastFallback == nil || !strings.HasPrefix(h.LastFallback.From, routeLocal) ||
