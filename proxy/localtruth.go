@@ -35,8 +35,9 @@ type backendTruth struct {
 	info   map[string]strategy.ModelInfo
 }
 
-// ModelInfo implements strategy.LocalModels. Ollama names an untagged model
-// "name:latest", and clients and configs usually leave the tag out.
+// ModelInfo implements strategy.LocalModels. It runs on every routed
+// request, so it only looks up: the probe already filed an Ollama model
+// named "name:latest" under "name" too, as clients and configs write it.
 func (t *localTruth) ModelInfo(provider, model string) (strategy.ModelInfo, bool) {
 	if t == nil {
 		return strategy.ModelInfo{}, false
@@ -45,14 +46,8 @@ func (t *localTruth) ModelInfo(provider, model string) (strategy.ModelInfo, bool
 	if b == nil {
 		return strategy.ModelInfo{}, false
 	}
-	if mi, ok := b.info[model]; ok {
-		return mi, true
-	}
-	if !strings.Contains(model, ":") {
-		mi, ok := b.info[model+":latest"]
-		return mi, ok
-	}
-	return strategy.ModelInfo{}, false
+	mi, ok := b.info[model]
+	return mi, ok
 }
 
 // models lists what provider's backend holds; nil when unknown.
@@ -255,6 +250,13 @@ func learnOllama(g *getter, root string) (*backendTruth, error) {
 			if mi, known := b.info[m.Name]; known && m.ContextLength > 0 {
 				mi.ContextWindow = m.ContextLength
 				b.info[m.Name] = mi
+			}
+		}
+	}
+	for name, mi := range b.info {
+		if short, ok := strings.CutSuffix(name, ":latest"); ok {
+			if _, taken := b.info[short]; !taken {
+				b.info[short] = mi
 			}
 		}
 	}

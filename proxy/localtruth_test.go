@@ -172,9 +172,20 @@ mock: {token_delay: 0s}
 }
 
 func TestModelInfoTagless(t *testing.T) {
-	lt := &localTruth{backends: map[string]*backendTruth{"ollama": {models: []string{"llama3.2:latest"},
-		info: map[string]strategy.ModelInfo{"llama3.2:latest": {ContextWindow: 131072}}}}}
-	if mi, ok := lt.ModelInfo("ollama", "llama3.2"); !ok || mi.ContextWindow != 131072 {
+	local := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		switch r.URL.Path {
+		case "/api/tags":
+			io.WriteString(w, `{"models":[{"name":"llama3.2:latest","details":{"context_length":131072},"capabilities":["completion","tools"]}]}`)
+		case "/api/ps":
+			io.WriteString(w, `{"models":[]}`)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	s, _ := gateway(t, strings.Replace(twoSides, "LOCAL", local.URL+"/v1", 1), "http://127.0.0.1:9/v1")
+	s.probeOnce(context.Background())
+	lt := s.state.Load().truth.Load()
+	if mi, ok := lt.ModelInfo("ollama", "llama3.2"); !ok || mi.ContextWindow != 131072 || !mi.Tools {
 		t.Errorf("llama3.2 is llama3.2:latest to Ollama: %+v %v", mi, ok)
 	}
 	if _, ok := lt.ModelInfo("ollama", "llama3.2:1b"); ok {

@@ -95,3 +95,22 @@ func TestLocalContextIsLearned(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecideGuarded is BenchmarkDecide's strategy-routed request with
+// the context guard on and a learned local model, the per-request cost the
+// guard adds.
+func BenchmarkDecideGuarded(b *testing.B) {
+	e, err := NewEngine(Table{Default: Local, LocalModel: "qwen3:8b", RemoteModel: "deepseek-chat", Fallback: true, ContextGuard: true,
+		Providers: []Provider{{Name: "ollama", Kind: "openai", Local: true}, {Name: "deepseek", Kind: "openai", Models: []string{"deepseek-chat"}}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	live := Live{Strategy: &Strategy{Strategy: Local}, Local: fakeLocal{"ollama/qwen3:8b": {ContextWindow: 32768, Tools: true, ToolsKnown: true}}}
+	r := &Request{Model: "auto", EstTokens: 20000, HasTools: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Decide(r, live); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
