@@ -171,6 +171,11 @@ func (s *Server) targetOf(st *state, dec strategy.Decision) target {
 			t.local, t.contextWindow = p.Local, p.ContextWindow
 		}
 	}
+	if t.local && t.contextWindow == 0 {
+		// What the local backend reports, as the router sees it.
+		mi, _ := st.truth.Load().ModelInfo(dec.Provider, dec.Model)
+		t.contextWindow = mi.ContextWindow
+	}
 	if p, ok := s.provider(st, dec); ok {
 		n, native := p.(providers.Native)
 		t.fim = native && n.Speaks(providers.ProtocolCompletions)

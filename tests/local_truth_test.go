@@ -109,6 +109,12 @@ func TestLocalContextAndCapabilities(t *testing.T) {
 	if err != nil || tags.status != http.StatusOK || !strings.Contains(tags.body, `"localprov/qwen3:8b`) {
 		t.Errorf("/api/tags does not list the backend's model: %v %v", tags, err)
 	}
+	// Ollama clients (Copilot, Zed) size their prompts by /api/show: it
+	// reports the context the backend does.
+	show, err := g.request(http.MethodPost, "/api/show", `{"model":"localprov/qwen3:8b"}`, nil, false)
+	if err != nil || show.status != http.StatusOK || !strings.Contains(show.body, `.context_length":8192`) {
+		t.Errorf("/api/show localprov/qwen3:8b: %v %v, want the backend's context length 8192", show, err)
+	}
 
 	localBefore, remoteBefore := upstreamHits(local), upstreamHits(remote)
 	big := g.mustChat(t, "auto", false, words(20000), nil)
