@@ -184,7 +184,7 @@ func CompletionEvent(dst []byte, s *NDJSONStream, data []byte) ([]byte, bool, er
 		return s.End(dst), true, nil
 	}
 	if !s.noFastPath {
-		if text, ok := scanCompletionChunk(data); ok {
+		if text, ok := providers.ScanCompletionChunk(data); ok {
 			return s.text(dst, "", "", text, nil), false, nil
 		}
 	}
