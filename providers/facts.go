@@ -112,3 +112,8 @@ func (f Facts) Estimated() Facts {
 
 // CountChars returns the characters (runes) of s, as Facts counts them.
 func CountChars(s string) int { return runeCount(s) }
+
+// CountQuotedChars returns the characters of the value of q, a valid JSON
+// string literal (quotes included), as Facts counts them, without decoding
+// it: for scans of other protocols' bodies.
+func CountQuotedChars(q []byte) int { return unquotedRuneCount(q) }

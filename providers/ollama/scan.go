@@ -1,12 +1,9 @@
 package ollama
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
-	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/localrouter/localrouter/providers"
 )
@@ -200,7 +197,7 @@ func (c *chars) UnmarshalJSON(b []byte) error {
 	case 'n':
 		return nil
 	case '"':
-		*c = chars(quotedRunes(b))
+		*c = chars(providers.CountQuotedChars(b))
 		return nil
 	}
 	return typeError(b, reflect.TypeFor[string]())
@@ -213,7 +210,7 @@ type argChars int
 
 func (c *argChars) UnmarshalJSON(b []byte) error {
 	if b[0] == '"' {
-		*c = argChars(quotedRunes(b))
+		*c = argChars(providers.CountQuotedChars(b))
 	} else if b[0] != 'n' {
 		*c = argChars(len(b))
 	}
@@ -277,7 +274,7 @@ func (in *inputs) UnmarshalJSON(b []byte) error {
 	case 'n':
 		return nil
 	case '"':
-		if in.chars = quotedRunes(b); len(b) > 2 {
+		if in.chars = providers.CountQuotedChars(b); len(b) > 2 {
 			in.n = 1
 		}
 		return nil
@@ -287,7 +284,7 @@ func (in *inputs) UnmarshalJSON(b []byte) error {
 				return typeError(v, reflect.TypeFor[string]())
 			}
 			in.n++
-			in.chars += quotedRunes(v)
+			in.chars += providers.CountQuotedChars(v)
 			return nil
 		})
 	}
@@ -389,45 +386,3 @@ func skipValue(b []byte, i int) int {
 	return i
 }
 
-// quotedRunes returns the number of characters of the valid JSON string
-// literal q as encoding/json decodes it, without decoding it: an escape is
-// the one character it stands for, a surrogate pair one, and each invalid
-// UTF-8 byte one (U+FFFD).
-func quotedRunes(q []byte) int {
-	q = q[1 : len(q)-1]
-	n := 0
-	for len(q) > 0 {
-		i := bytes.IndexByte(q, '\\')
-		if i < 0 {
-			return n + utf8.RuneCount(q)
-		}
-		n += utf8.RuneCount(q[:i]) + 1
-		if q[i+1] != 'u' {
-			q = q[i+2:]
-			continue
-		}
-		r := hex4(q[i+2 : i+6])
-		q = q[i+6:]
-		if utf16.IsSurrogate(r) && len(q) >= 6 && q[0] == '\\' && q[1] == 'u' &&
-			utf16.DecodeRune(r, hex4(q[2:6])) != utf8.RuneError {
-			q = q[6:]
-		}
-	}
-	return n
-}
-
-func hex4(h []byte) rune {
-	var r rune
-	for _, c := range h {
-		switch {
-		case c <= '9':
-			c -= '0'
-		case c <= 'F':
-			c -= 'A' - 10
-		default:
-			c -= 'a' - 10
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
-}
