@@ -385,4 +385,3 @@ func skipValue(b []byte, i int) int {
 	}
 	return i
 }
-
