@@ -468,7 +468,8 @@ func withLocalMax(req *providers.ChatCompletionRequest, n int) *providers.ChatCo
 		return req
 	}
 	cp := *req
-	cp.MaxTokens = &n
+	max := n // only here on the heap: &n would put every call's n there
+	cp.MaxTokens = &max
 	return &cp
 }
 

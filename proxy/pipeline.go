@@ -175,13 +175,14 @@ func (s *Server) serve(d door) http.HandlerFunc {
 		w.Header().Set("X-LocalRouter-Overhead", strconv.FormatInt(rec.overhead.Microseconds(), 10))
 
 		err = s.forward(w, r, st, d, dec, c, &rec)
-		why, retry := fallbackWhy(dec, err)
-		if err != nil && retry && r.Context().Err() == nil {
-			if alt, ok := st.router.Fallback(sreq, dec, live); ok {
-				alt.Reason += why
-				s.recordFallback(dec, alt, err)
-				dec = alt
-				err = s.forward(w, r, st, d, dec, c, &rec)
+		if err != nil && r.Context().Err() == nil {
+			if why, retry := fallbackWhy(dec, err); retry {
+				if alt, ok := st.router.Fallback(sreq, dec, live); ok {
+					alt.Reason += why
+					s.recordFallback(dec, alt, err)
+					dec = alt
+					err = s.forward(w, r, st, d, dec, c, &rec)
+				}
 			}
 		}
 		if err != nil {
@@ -366,13 +367,21 @@ func (s *Server) passThrough(w http.ResponseWriter, r *http.Request, n providers
 
 // nativeRelay relays the stream of a native request through ns.
 func (s *Server) nativeRelay(w http.ResponseWriter, r *http.Request, n providers.Native, req providers.NativeRequest, ns nativeStream, rec *requestLog) error {
-	return relay(w, r, rec, ns.contentType(), func(ctx context.Context, out chan<- []byte) error {
+	// The producer runs on its own goroutine: it keeps the usage in a
+	// variable of its own rather than capture rec, which would then live on
+	// the heap for every request, relayed or not.
+	var usage *providers.Usage
+	err := relay(w, r, rec, ns.contentType(), func(ctx context.Context, out chan<- []byte) error {
 		resp, err := n.Forward(ctx, req, out)
 		if resp != nil {
-			rec.usage = resp.Usage
+			usage = resp.Usage
 		}
 		return err
 	}, ns.event, ns.end, ns.fail)
+	if usage != nil {
+		rec.usage = usage
+	}
+	return err
 }
 
 // bridged serves c through the native protocol of its bridge, translating

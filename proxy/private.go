@@ -12,6 +12,9 @@ import (
 // privateHeader makes one request private (DESIGN §11).
 const privateHeader = "X-LocalRouter-Private"
 
+// privateHeaderKey is privateHeader as net/http stores it.
+const privateHeaderKey = "X-Localrouter-Private"
+
 // SetPrivate turns Local only on or off: while it is on no request leaves
 // the machine. It is persisted like the override.
 func (s *Server) SetPrivate(on bool) {
@@ -30,7 +33,9 @@ func (s *Server) privateWhy(r *http.Request, st *state, body []byte) string {
 	if s.private.Load() {
 		return ""
 	}
-	switch strings.ToLower(strings.TrimSpace(r.Header.Get(privateHeader))) {
+	// Looked up by its canonical form: Get would canonicalize the name,
+	// an allocation on every request.
+	switch strings.ToLower(strings.TrimSpace(r.Header.Get(privateHeaderKey))) {
 	case "1", "true", "yes", "on":
 		return "header " + privateHeader
 	}

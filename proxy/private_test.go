@@ -58,3 +58,9 @@ func TestPrivateControlAndHeader(t *testing.T) {
 		}
 	}
 }
+
+func TestPrivateHeaderKeyIsCanonical(t *testing.T) {
+	if got := http.CanonicalHeaderKey(privateHeader); got != privateHeaderKey {
+		t.Errorf("privateHeaderKey = %q, but net/http stores %q as %q", privateHeaderKey, privateHeader, got)
+	}
+}
