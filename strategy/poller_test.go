@@ -261,8 +261,11 @@ func TestPollRejects(t *testing.T) {
 				case <-release:
 				}
 			},
-			timeout: 300 * time.Millisecond,
-			wantErr: "no answer within 300ms",
+			// Long enough that the good fetch before it never runs into
+			// it on a loaded machine (it did at 300ms): it bounds the
+			// first, healthy refresh too.
+			timeout: 2 * time.Second,
+			wantErr: "no answer within 2s",
 			wantIs:  context.DeadlineExceeded,
 		},
 		{
@@ -275,8 +278,11 @@ func TestPollRejects(t *testing.T) {
 				case <-release:
 				}
 			},
-			timeout: 300 * time.Millisecond,
-			wantErr: "no answer within 300ms",
+			// Long enough that the good fetch before it never runs into
+			// it on a loaded machine (it did at 300ms): it bounds the
+			// first, healthy refresh too.
+			timeout: 2 * time.Second,
+			wantErr: "no answer within 2s",
 			wantIs:  context.DeadlineExceeded,
 		},
 	}
