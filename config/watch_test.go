@@ -369,8 +369,8 @@ func TestWatchCancel(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Watch returned %v, want context.Canceled", err)
 		}
-	case <-time.After(time.Second):
-		t.Fatal("Watch did not return within 1s of cancel")
+	case <-time.After(10 * time.Second): // a guard against a hang, not a timing check
+		t.Fatal("Watch did not return within 10s of cancel")
 	}
 }
 
