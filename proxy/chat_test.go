@@ -176,7 +176,7 @@ func TestStreamCutOffEndsWithErrorEvent(t *testing.T) {
 
 func TestClientAbortCancelsUpstream(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	upstreamDone := make(chan time.Time, 1)
+	upstreamDone := make(chan struct{}, 1)
 	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		for i := 0; ; i++ {
@@ -184,7 +184,7 @@ func TestClientAbortCancelsUpstream(t *testing.T) {
 			w.(http.Flusher).Flush()
 			select {
 			case <-r.Context().Done():
-				upstreamDone <- time.Now()
+				upstreamDone <- struct{}{}
 				return
 			case <-time.After(10 * time.Millisecond):
 			}
@@ -205,15 +205,13 @@ func TestClientAbortCancelsUpstream(t *testing.T) {
 		}
 	}
 	cancel()
-	aborted := time.Now()
 	resp.Body.Close()
+	// The upstream streams until its request is cancelled: that it stops
+	// at all shows the hang-up reached it.
 	select {
-	case at := <-upstreamDone:
-		if d := at.Sub(aborted); d > time.Second {
-			t.Errorf("upstream request ended %v after the client hung up, want < 1s", d)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("upstream request still running 5s after the client hung up")
+	case <-upstreamDone:
+	case <-time.After(hangGuard):
+		t.Fatal("upstream request still running long after the client hung up")
 	}
 	gw.Close()
 	up.Close()

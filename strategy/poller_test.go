@@ -898,8 +898,8 @@ func expectRunReturn(t *testing.T, done <-chan error) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("Run returned %v, want context.Canceled", err)
 		}
-	case <-time.After(time.Second):
-		t.Fatal("Run did not return within 1s of cancel")
+	case <-time.After(hangGuard):
+		t.Fatal("Run did not return long after cancel")
 	}
 }
 
@@ -1004,3 +1004,7 @@ func TestPollCacheToRemoteIsSignalled(t *testing.T) {
 		t.Errorf("source = %q, want remote", src)
 	}
 }
+
+// hangGuard bounds a wait for something that must happen: it only stops a
+// test that would otherwise hang, and is no measure of how fast it happens.
+const hangGuard = 10 * time.Second

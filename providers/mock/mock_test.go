@@ -210,8 +210,8 @@ func TestMockCancel(t *testing.T) {
 				if !errors.Is(err, context.Canceled) {
 					t.Errorf("got error %v, want context.Canceled", err)
 				}
-			case <-time.After(time.Second):
-				t.Fatal("stream did not stop within 1s of the cancel")
+			case <-time.After(hangGuard):
+				t.Fatal("stream did not stop long after the cancel")
 			}
 		})
 	}
@@ -238,3 +238,7 @@ func TestTokens(t *testing.T) {
 		})
 	}
 }
+
+// hangGuard bounds a wait for something that must happen: it only stops a
+// test that would otherwise hang, and is no measure of how fast it happens.
+const hangGuard = 10 * time.Second

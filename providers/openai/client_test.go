@@ -1014,8 +1014,8 @@ func TestClientCancel(t *testing.T) {
 	cancel()
 	select {
 	case <-upstreamDone:
-	case <-time.After(time.Second):
-		t.Error("upstream request context still alive 1s after the client cancelled")
+	case <-time.After(hangGuard):
+		t.Error("upstream request context still alive long after the client cancelled")
 	}
 	select {
 	case err := <-errc:
@@ -1025,8 +1025,8 @@ func TestClientCancel(t *testing.T) {
 		if e := asError(t, err); e.Timeout || e.Stage != providers.StageStream {
 			t.Errorf("got Timeout %v stage %v, want false %v", e.Timeout, e.Stage, providers.StageStream)
 		}
-	case <-time.After(time.Second):
-		t.Fatal("ChatCompletionStream did not return 1s after the client cancelled")
+	case <-time.After(hangGuard):
+		t.Fatal("ChatCompletionStream did not return long after the client cancelled")
 	}
 	srv.Close()
 	goleak.VerifyNone(t, ignore)
@@ -1050,8 +1050,8 @@ func TestClientCancelWhileBlockedOnOut(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("got error %v, want one wrapping context.Canceled", err)
 		}
-	case <-time.After(time.Second):
-		t.Fatal("ChatCompletionStream did not return 1s after the client cancelled")
+	case <-time.After(hangGuard):
+		t.Fatal("ChatCompletionStream did not return long after the client cancelled")
 	}
 }
 
