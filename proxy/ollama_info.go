@@ -105,8 +105,13 @@ func (s *Server) ollamaShow(w http.ResponseWriter, r *http.Request) {
 	dec, err := st.router.Decide(&strategy.Request{Model: ollamaName(name), Endpoint: "chat",
 		Header: strategy.HeaderFunc(r.Header)}, s.live())
 	if err != nil {
-		writeOllamaError(w, http.StatusNotFound, "model '"+name+"' not found")
-		return
+		on, why := st.mockMode(s)
+		if !on {
+			writeOllamaError(w, http.StatusNotFound, "model '"+name+"' not found")
+			return
+		}
+		// In mock mode every name is answered, as the chat doors answer it.
+		dec = strategy.Decision{Side: st.up.table.Default, Provider: "mock", Model: ollamaName(name), Reason: why}
 	}
 	w.Header().Set("X-LocalRouter-Route", dec.String())
 	if p, ok := s.provider(st, dec); ok {

@@ -44,3 +44,21 @@ func TestOllamaTagsCapabilities(t *testing.T) {
 		t.Errorf("auto is not listed: %v", got)
 	}
 }
+
+// In mock mode every name is answered, so an Ollama client's discovery
+// (/api/tags, then /api/show for each name) works with no provider at all.
+func TestOllamaShowInMockMode(t *testing.T) {
+	_, gw := gateway(t, "routing:\n  default: remote\nmock:\n  token_delay: 0s\n", "")
+	resp, err := http.Post(gw.URL+"/api/show", "application/json", strings.NewReader(`{"model":"auto"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var show struct {
+		Capabilities []string
+		ModelInfo    map[string]any `json:"model_info"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&show); err != nil || resp.StatusCode != http.StatusOK || len(show.Capabilities) == 0 {
+		t.Errorf("/api/show auto in mock mode: status %d, %+v, %v; want 200 with capabilities", resp.StatusCode, show, err)
+	}
+}
