@@ -37,8 +37,10 @@ var importRules = []importRule{
 	{path: "config", own: nil, external: []string{"gopkg.in/yaml.v3", "github.com/fsnotify/fsnotify"}},
 	{path: "providers", tree: true, own: []string{"providers"}},
 	{path: "strategy", tree: true, own: []string{"strategy"}, external: []string{"github.com/expr-lang/expr"}},
-	{path: "proxy", tree: true, own: []string{"proxy", "providers", "strategy", "config"},
-		external: []string{"gopkg.in/yaml.v3", "github.com/fsnotify/fsnotify", "github.com/expr-lang/expr"}},
+	{path: "proxy", tree: true, own: []string{"proxy", "providers", "strategy", "config", "usage"},
+		external: []string{"gopkg.in/yaml.v3", "github.com/fsnotify/fsnotify", "github.com/expr-lang/expr",
+			"github.com/prometheus/client_golang", "github.com/prometheus/client_model", "github.com/prometheus/common"}},
+	{path: "usage", tree: true, own: []string{"usage", "assets"}, external: []string{"modernc.org/sqlite"}},
 	{path: "tray", tree: true, own: []string{"tray", "assets"}, external: guiModules},
 	{path: "assets", tree: true, own: []string{"assets"}},
 }

@@ -1,0 +1,189 @@
+package usage
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func openTemp(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "usage.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func sample(at time.Time, side, provider, model string, in, out int) Record {
+	return Record{Time: at, Door: "chat", Path: "/v1/chat/completions", Client: "codex", Side: side, Provider: provider,
+		Model: model, Reason: "default", Status: 200, InputTokens: in, OutputTokens: out, Latency: 1500 * time.Microsecond,
+		TTFB: 300 * time.Microsecond}
+}
+
+func TestStoreRoundTrip(t *testing.T) {
+	s, path := openTemp(t)
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Millisecond)
+	recs := []Record{
+		sample(now, "local", "ollama", "qwen3", 10, 20),
+		sample(now, "remote", "deepseek", "deepseek-chat", 100, 200),
+	}
+	recs[1].Stream, recs[1].Fallback, recs[1].Estimated, recs[1].CostUSD = true, true, true, 0.5
+	recs[1].Status, recs[1].Error, recs[1].Session = 502, "upstream failed", "s1"
+	if err := s.Insert(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if recs[0].ID == 0 || recs[1].ID <= recs[0].ID {
+		t.Fatalf("IDs %d, %d: want increasing, non-zero", recs[0].ID, recs[1].ID)
+	}
+	got, ok, err := s.Get(ctx, recs[1].ID)
+	if err != nil || !ok {
+		t.Fatalf("Get: %v, %v", ok, err)
+	}
+	if diff := cmp.Diff(recs[1], got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+		t.Errorf("Get (-want +got):\n%s", diff)
+	}
+	if _, ok, err := s.Get(ctx, 999); ok || err != nil {
+		t.Errorf("Get(999) = %v, %v; want not found", ok, err)
+	}
+
+	for name, c := range map[string]struct {
+		f    Filter
+		want []int64
+	}{
+		"all, newest first": {Filter{}, []int64{recs[1].ID, recs[0].ID}},
+		"side":              {Filter{Side: "local"}, []int64{recs[0].ID}},
+		"provider":          {Filter{Provider: "deepseek"}, []int64{recs[1].ID}},
+		"client":            {Filter{Client: "nobody"}, nil},
+		"errors":            {Filter{ErrorsOnly: true}, []int64{recs[1].ID}},
+		"page":              {Filter{BeforeID: recs[1].ID}, []int64{recs[0].ID}},
+		"limit":             {Filter{Limit: 1}, []int64{recs[1].ID}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rs, err := s.Recent(ctx, c.f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []int64
+			for _, r := range rs {
+				ids = append(ids, r.ID)
+			}
+			if diff := cmp.Diff(c.want, ids); diff != "" {
+				t.Errorf("IDs (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	tot, err := s.Totals(ctx, now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Totals{Requests: 2, LocalRequests: 1, InputTokens: 110, OutputTokens: 220, Errors: 1, Fallbacks: 1, CostUSD: 0.5}
+	if tot != want {
+		t.Errorf("Totals = %+v, want %+v", tot, want)
+	}
+	if tot, _ := s.Totals(ctx, now.Add(time.Second)); tot.Requests != 0 {
+		t.Errorf("Totals after the records = %+v, want none", tot)
+	}
+
+	day := now.Local().Format(time.DateOnly)
+	b, err := s.Summary(ctx, now.Add(-time.Hour), "day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantB := []Bucket{
+		{Day: day, Key: day, Side: "local", Requests: 1, InputTokens: 10, OutputTokens: 20},
+		{Day: day, Key: day, Side: "remote", Requests: 1, InputTokens: 100, OutputTokens: 200, Errors: 1, Fallbacks: 1, CostUSD: 0.5},
+	}
+	if diff := cmp.Diff(wantB, b); diff != "" {
+		t.Errorf("Summary by day (-want +got):\n%s", diff)
+	}
+	b, err = s.Summary(ctx, now.Add(-time.Hour), "provider")
+	if err != nil || len(b) != 2 || b[0].Key != "deepseek" || b[1].Key != "ollama" {
+		t.Errorf("Summary by provider = %+v, %v", b, err)
+	}
+	if _, err := s.Summary(ctx, now, "color"); err == nil {
+		t.Error("Summary by an unknown key: no error")
+	}
+
+	// Records survive a restart.
+	s.Close()
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if rs, err := s2.Recent(ctx, Filter{}); err != nil || len(rs) != 2 {
+		t.Errorf("after reopening: %d records, %v; want 2", len(rs), err)
+	}
+	ro, err := OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if tot, err := ro.Totals(ctx, time.Time{}); err != nil || tot.Requests != 2 {
+		t.Errorf("read-only Totals = %+v, %v", tot, err)
+	}
+	if err := ro.Insert(ctx, []Record{sample(now, "local", "x", "y", 1, 1)}); err == nil {
+		t.Error("a read-only store took an insert")
+	}
+}
+
+func TestOpenCorruptMovesAside(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "usage.db")
+	junk := []byte(strings.Repeat("this is not a database\n", 400))
+	if err := os.WriteFile(path, junk, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Moved() == "" {
+		t.Fatal("Moved is empty: the corrupt file was not moved aside")
+	}
+	if b, err := os.ReadFile(s.Moved()); err != nil || string(b) != string(junk) {
+		t.Errorf("the moved-aside file does not hold the old bytes: %v", err)
+	}
+	if err := s.Insert(context.Background(), []Record{sample(time.Now(), "local", "a", "b", 1, 2)}); err != nil {
+		t.Errorf("the new database takes no insert: %v", err)
+	}
+}
+
+// TestOpenUnwritable stands for a read-only cache dir the way root (who
+// writes anywhere, and runs CI) can see one too: a file where the
+// directory should be.
+func TestOpenUnwritable(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "localrouter")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(filepath.Join(blocker, "usage.db")); err == nil {
+		t.Error("Open under a file: no error")
+	}
+}
+
+func TestOpenNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "usage.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a newer schema: %v, want an error saying so", err)
+	}
+}
