@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ import (
 )
 
 const waitLong = 10 * time.Second
+
+// dashboardURL is what the fake app's Open dashboard opens, numbered per click.
+const dashboardURL = "http://127.0.0.1:8080/ui/?token=t"
 
 // fyne.io/systray and dbus.SessionBus are per-process singletons, so every
 // tray here runs in a child process: this test binary, re-run as the app.
@@ -39,7 +43,10 @@ func runFakeApp() int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg := os.Getenv("TRAYTEST_CONFIG")
-	err := Run(ctx, newFakeCore(cfg, cancel), Options{LogPath: os.Getenv("TRAYTEST_LOG"), LaunchArgs: []string{"--config", cfg}})
+	var clicks atomic.Int32
+	dashboard := func() string { return dashboardURL + strconv.Itoa(int(clicks.Add(1))) }
+	err := Run(ctx, newFakeCore(cfg, cancel), Options{LogPath: os.Getenv("TRAYTEST_LOG"), LaunchArgs: []string{"--config", cfg},
+		Dashboard: dashboard})
 	if errors.Is(err, ErrNoTray) {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
@@ -193,7 +200,7 @@ func TestTrayOverDBus(t *testing.T) {
 		if m, err = c.Menu(); err != nil {
 			return false, err.Error()
 		}
-		return len(m.Children) == 17, fmt.Sprint(len(m.Children), " entries")
+		return len(m.Children) == 18, fmt.Sprint(len(m.Children), " entries")
 	})
 	for _, n := range m.Children {
 		got = append(got, entry{n.Label(), n.Type() == "separator", n.Enabled(), n.Checkable(), n.Checked()})
@@ -213,6 +220,7 @@ func TestTrayOverDBus(t *testing.T) {
 		{"Launch at login", false, true, true, false},
 		sep,
 		{"Refresh strategy now", false, true, false, false},
+		{"Open dashboard", false, true, false, false},
 		{"Open config", false, true, false, false},
 		{"Open log", false, true, false, false},
 		sep,
@@ -298,6 +306,12 @@ func TestTrayOverDBus(t *testing.T) {
 	waitFile(t, opened, "the config path", func(b []byte, _ error) bool { return strings.Contains(string(b), app.cfg+"\n") })
 	c.ClickLabel(t, "Open log")
 	waitFile(t, opened, "the log path", func(b []byte, _ error) bool { return strings.Contains(string(b), "localrouter.log\n") })
+	// Each click asks for a fresh address: with server.api_key set, each
+	// carries its own one-time token.
+	c.ClickLabel(t, "Open dashboard")
+	waitFile(t, opened, "the dashboard", func(b []byte, _ error) bool { return strings.Contains(string(b), dashboardURL+"1\n") })
+	c.ClickLabel(t, "Open dashboard")
+	waitFile(t, opened, "the dashboard again", func(b []byte, _ error) bool { return strings.Contains(string(b), dashboardURL+"2\n") })
 
 	c.ClickLabel(t, "Quit")
 	if code := app.waitExit(t); code != 0 {

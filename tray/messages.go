@@ -69,3 +69,9 @@ const (
 	noteReloadRejected   = "Config change rejected"
 	noteReloadKeeps      = "%s\nThe running config stays in force."
 )
+
+// Open dashboard opens /ui in the browser (DESIGN §12).
+const (
+	menuDashboard    = "Open dashboard"
+	menuDashboardTip = "Open the request log, usage and health page in the browser"
+)

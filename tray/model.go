@@ -19,6 +19,7 @@ const (
 	itemMock
 	itemLaunch
 	itemRefresh
+	itemDashboard
 	itemConfig
 	itemLog
 	itemQuit
@@ -59,6 +60,7 @@ func menuModel(s State, now time.Time, launch bool) model {
 	m.Rows[itemMock] = check(menuMock, menuMockTip, s.Mock)
 	m.Rows[itemLaunch] = check(menuLaunch, menuLaunchTip, launch)
 	m.Rows[itemRefresh] = row{Label: menuRefresh, Tooltip: menuRefreshTip, Enabled: s.StrategySource != "config" || s.StrategyError != ""}
+	m.Rows[itemDashboard] = row{Label: menuDashboard, Tooltip: menuDashboardTip, Enabled: s.Listen != ""}
 	m.Rows[itemConfig] = row{Label: menuConfig, Tooltip: menuConfigTip, Enabled: s.ConfigPath != ""}
 	m.Rows[itemLog] = row{Label: menuLog, Tooltip: menuLogTip, Enabled: true}
 	m.Rows[itemQuit] = row{Label: menuQuit, Tooltip: menuQuitTip, Enabled: true}

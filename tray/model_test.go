@@ -114,6 +114,7 @@ func TestMenuModelRows(t *testing.T) {
 			{"Mock mode", true, mock},
 			{"Launch at login", true, launch},
 			{"Refresh strategy now", true, false},
+			{"Open dashboard", true, false},
 			{"Open config", true, false},
 			{"Open log", true, false},
 			{"Quit", true, false},
@@ -135,6 +136,11 @@ func TestMenuModelRows(t *testing.T) {
 			}
 		})
 	}
+	t.Run("dashboard needs an address", func(t *testing.T) {
+		if menuModel(with(func(s *State) { s.Listen = "" }), now, false).Rows[itemDashboard].Enabled {
+			t.Error("Open dashboard enabled before the gateway listens")
+		}
+	})
 	t.Run("checkboxes", func(t *testing.T) {
 		m := menuModel(base(), now, false)
 		for i, x := range m.Rows {

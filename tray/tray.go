@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"fyne.io/systray"
@@ -31,6 +32,10 @@ type Options struct {
 	Open func(path string) error
 	// Copy puts text on the clipboard; default the platform's clipboard tool.
 	Copy func(text string) error
+	// Dashboard returns the address Open dashboard opens, called per click
+	// (with server.api_key set it carries a fresh one-time token); default
+	// /ui/ at State.Listen's host.
+	Dashboard func() string
 }
 
 // refreshEvery re-reads the state without a change event, so the
@@ -159,6 +164,8 @@ func (a *app) loop() {
 			a.update(true)
 		case <-a.items[itemRefresh].ClickedCh:
 			go a.core.Refresh()
+		case <-a.items[itemDashboard].ClickedCh:
+			go a.openDashboard(a.state.Listen)
 		case <-a.items[itemConfig].ClickedCh:
 			go a.open(a.state.ConfigPath)
 		case <-a.items[itemLog].ClickedCh:
@@ -250,6 +257,18 @@ func (a *app) open(path string) {
 	}
 	if err := a.o.Open(path); err != nil {
 		a.log.Warn("cannot open file", "path", path, "err", err)
+	}
+}
+
+// openDashboard opens the dashboard in the default browser. The address is
+// never logged: it may hold a one-time token.
+func (a *app) openDashboard(listen string) {
+	url := strings.TrimSuffix(listen, "/v1") + "/ui/"
+	if a.o.Dashboard != nil {
+		url = a.o.Dashboard()
+	}
+	if err := a.o.Open(url); err != nil {
+		a.log.Warn("cannot open the dashboard", "err", err)
 	}
 }
 
