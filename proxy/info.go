@@ -98,6 +98,7 @@ type Status struct {
 	// LocalDegraded: a local provider answered 5xx; routed requests go
 	// remote until routing.local_backoff ends.
 	LocalDegraded bool             `json:"local_degraded"`
+	Sessions      SessionsStatus   `json:"sessions"`
 	Strategy      StrategyStatus   `json:"strategy"`
 	Providers     []ProviderStatus `json:"providers"`
 	LastFallback  *Fallback        `json:"last_fallback,omitempty"`
@@ -105,6 +106,13 @@ type Status struct {
 	Listen        string           `json:"listen"`
 	ConfigPath    string           `json:"config_path"`
 	Notifications bool             `json:"notifications"` // the config's switch for desktop notifications
+}
+
+// SessionsStatus is the table of running sessions (DESIGN §10).
+type SessionsStatus struct {
+	Mode  string `json:"mode"` // sticky | follow | off
+	Count int    `json:"count"`
+	Max   int    `json:"max"`
 }
 
 // StrategyStatus says which strategy is in force and where it came from.
@@ -140,6 +148,7 @@ func (s *Server) Status() Status {
 		Mock: on, MockReason: why, LocalUp: !live.LocalDown, LocalDegraded: live.LocalDegraded,
 		Strategy: StrategyStatus{Source: strategy.SourceConfig, Strategy: string(t.Default), LocalModel: t.LocalModel, RemoteModel: t.RemoteModel},
 		Listen:   "http://" + st.cfg.Addr() + "/v1", ConfigPath: st.cfg.Path, Notifications: st.cfg.Notifications,
+		Sessions: SessionsStatus{Mode: st.cfg.Routing.Sessions, Count: s.sessions.Len(), Max: st.cfg.Routing.SessionMax},
 	}
 	if p := s.poller.Load(); p != nil {
 		ps := p.Status()

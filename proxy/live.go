@@ -30,7 +30,7 @@ const (
 
 // live returns what routing needs besides the config, each part read once.
 func (s *Server) live() strategy.Live {
-	l := strategy.Live{LocalDown: s.localDown.Load(), LocalDegraded: s.lhealth.degraded(time.Now())}
+	l := strategy.Live{LocalDown: s.localDown.Load(), LocalDegraded: s.lhealth.degraded(time.Now()), Sessions: s.sessions}
 	if t := s.state.Load().truth.Load(); t != nil {
 		l.Local = t
 	}
@@ -306,6 +306,7 @@ func (s *Server) reload(ctx context.Context, cfg *config.Config, err error) {
 		return
 	}
 	s.state.Store(st)
+	s.sessions.SetLimits(cfg.Routing.SessionMax, cfg.Routing.SessionTTL)
 	st.up.logSkipped(s.log)
 	s.ev.mu.Lock()
 	s.ev.reloadError, s.ev.reloadedAt = "", time.Now()

@@ -84,7 +84,7 @@ type call struct {
 	// wrote (Messages), which Anthropic itself would refuse.
 	unsignedThinking bool
 	// session ties the request to the client's agent session, when it
-	// says (Codex's session-id header, a prompt cache key).
+	// says (a session header, a prompt cache key); sessions.go.
 	session string
 	// maxTokens is the answer's limit the client set, 0 when none: the
 	// context guard adds it to the prompt estimate.
@@ -151,7 +151,7 @@ func (s *Server) serve(d door) http.HandlerFunc {
 		}
 
 		sreq := s.routingRequest(r, endpoint, c.model, c.stream, c.facts)
-		sreq.MaxTokens = c.maxTokens
+		sreq.MaxTokens, sreq.Session = c.maxTokens, c.session
 		sreq.Private = s.privateWhy(r, st, c.body)
 		rec.client = sreq.Client
 		live := s.live()
@@ -199,6 +199,7 @@ func (s *Server) routingRequest(r *http.Request, endpoint, model string, stream 
 		Endpoint: endpoint, Client: clientOf(r.Header.Get("User-Agent")),
 		Header: strategy.HeaderFunc(r.Header),
 	}
+		Prefix: f.Prefix, ToolTurn: f.ToolTurn, Turns: f.Turns,
 }
 
 // clients are the tools clientOf knows, by a word their User-Agent starts
@@ -271,13 +272,14 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, st *state, d do
 	}
 	var err error
 	n, native := p.(providers.Native)
+	c.dec = dec
 	switch {
 	case native && d.native() != "" && n.Speaks(d.native()):
 		err = s.passThrough(w, r, n, d, dec.Model, c, rec)
 	case native && c.bridge != nil && n.Speaks(c.bridge.via()):
 		err = s.bridged(w, r, n, dec.Model, c, rec)
 	case c.codec != nil:
-		c.localMax, c.dec = s.localMaxTokens(st, dec), dec
+		c.localMax = s.localMaxTokens(st, dec)
 		err = s.translate(w, r, p, dec.Model, c, rec)
 	default:
 		endpoint := c.endpoint
@@ -351,7 +353,7 @@ func (s *Server) passThrough(w http.ResponseWriter, r *http.Request, n providers
 		return err
 	}
 	req := providers.NativeRequest{Protocol: d.native(), Path: c.path, Query: r.URL.RawQuery, Body: body, Header: r.Header,
-		UnsignedThinking: c.unsignedThinking}
+		UnsignedThinking: c.unsignedThinking, ForeignTurns: c.dec.ForeignTurns}
 	if !c.stream {
 		resp, err := n.Forward(r.Context(), req, nil)
 		if err != nil {

@@ -84,6 +84,7 @@ type Server struct {
 	subMu sync.Mutex // guards subs
 	subs  map[chan struct{}]struct{}
 	ev    events
+	sessions  *strategy.Sessions              // outlives a config: a reload keeps the running sessions
 	wg    sync.WaitGroup // background goroutines started by Run
 }
 
@@ -97,6 +98,8 @@ type state struct {
 	maxBody    int64
 	guard      *guard
 	secrets    *providers.SecretScanner // the built-in secrets and privacy.patterns
+	ui *uiAuth // the dashboard's one-time tokens and sessions (ui.go)
+
 	// truth is what the local probe learned of this config's local
 	// providers (localtruth.go); nil before the first probe.
 	truth atomic.Pointer[localTruth]
@@ -136,6 +139,7 @@ func New(o Options) (*Server, error) {
 		// Routing uses the cached strategy from the first request on.
 		s.poller.Store(p)
 	}
+	s.sessions = strategy.NewSessions(o.Config.Routing.SessionMax, o.Config.Routing.SessionTTL)
 	st.up.logSkipped(s.log)
 	if on, why := st.mockMode(s); on {
 		s.log.Warn("serving from the mock provider", "reason", why, "config", o.Config.Path)
