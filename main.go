@@ -17,6 +17,7 @@ import (
 	"github.com/localrouter/localrouter/assets"
 	"github.com/localrouter/localrouter/config"
 	"github.com/localrouter/localrouter/proxy"
+	"github.com/localrouter/localrouter/setup"
 )
 
 // Set by the Makefile's -ldflags.
@@ -36,6 +37,9 @@ func main() {
 }
 
 func run(args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "setup" {
+		return setup.Command(args[1:], stdout) // writes a client's config; needs no running LocalRouter
+	}
 	check := len(args) > 0 && args[0] == "check"
 	if check {
 		args = args[1:]

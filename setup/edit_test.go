@@ -1,0 +1,106 @@
+package setup
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/localrouter/localrouter/config"
+)
+
+func TestEditJSON(t *testing.T) {
+	ops := []op{set("http://lr", "env", "URL"), upsert(field("name", "lr"), obj{{"name", "lr"}, {"n", 1}}, "list")}
+	cases := []struct{ name, in, want string }{
+		{"empty file", "", "{\n  \"env\": {\n    \"URL\": \"http://lr\"\n  },\n  \"list\": [\n    {\n      \"name\": \"lr\",\n      \"n\": 1\n    }\n  ]\n}\n"},
+		{"one line", `{"a": 1, "env": {"B": "b"}, "list": [{"name": "x"}]}`,
+			`{"a": 1, "env": {"B": "b", "URL": "http://lr"}, "list": [{"name": "x"}, {"name":"lr","n":1}]}`},
+		{"empty objects", "{\n\t\"env\": {},\n\t\"list\": []\n}\n",
+			"{\n\t\"env\": {\n\t\t\"URL\": \"http://lr\"\n\t},\n\t\"list\": [\n\t\t{\n\t\t\t\"name\": \"lr\",\n\t\t\t\"n\": 1\n\t\t}\n\t]\n}\n"},
+		{"trailing commas and comments", "{\n  \"env\": {\n    \"B\": \"b\", // mine\n  },\n  /* list */ \"list\": [\n    {\"name\": \"lr\", \"n\": 0}, // old\n  ],\n}\n",
+			"{\n  \"env\": {\n    \"B\": \"b\", // mine\n    \"URL\": \"http://lr\"\n  },\n  /* list */ \"list\": [\n    {\n      \"name\": \"lr\",\n      \"n\": 1\n    }, // old\n  ],\n}\n"},
+		{"value replaced in place", "{\"env\": {\"URL\": \"old\" /* keep */}, \"list\": [{\"n\": 1, \"name\": \"lr\"}]}",
+			"{\"env\": {\"URL\": \"http://lr\" /* keep */}, \"list\": [{\"n\": 1, \"name\": \"lr\"}]}"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := editJSON("f.json", []byte(c.in), ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != c.want {
+				t.Errorf("got\n%s\nwant\n%s", got, c.want)
+			}
+		})
+	}
+	if _, err := editJSON("f.json", []byte("{\n  \"env\": \"x\"\n}"), ops); err == nil || !strings.Contains(err.Error(), "f.json:2") {
+		t.Errorf("env not an object: %v, want an error at f.json:2", err)
+	}
+}
+
+func TestEditTOML(t *testing.T) {
+	ops := []op{set("auto", "model"), set("http://lr", "p", "lr", "url"), set("responses", "p", "lr", "wire"), del("p", "lr", "key")}
+	cases := []struct{ name, in, want string }{
+		{"table there, keys missing or stale", "[p.lr]\nurl = \"old\" # note\nkey = \"K\"\n\n[other]\nx = 1\n",
+			"model = \"auto\"\n[p.lr]\nurl = \"http://lr\" # note\nwire = \"responses\"\n\n[other]\nx = 1\n"},
+		{"no newline at the end", "model = 'gpt'", "model = \"auto\"\n\n[p.lr]\nurl = \"http://lr\"\nwire = \"responses\"\n"},
+		{"a sub-table of ours is the user's", "[p.lr]\nurl = \"http://lr\"\n[p.lr.headers]\nX = \"y\"\n",
+			"model = \"auto\"\n[p.lr]\nurl = \"http://lr\"\nwire = \"responses\"\n[p.lr.headers]\nX = \"y\"\n"},
+		{"set already", "model = \"auto\"\n[p.lr]\nurl = 'http://lr'\nwire = \"responses\"\n", "model = \"auto\"\n[p.lr]\nurl = 'http://lr'\nwire = \"responses\"\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := editTOML("c.toml", []byte(c.in), ops)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != c.want {
+				t.Errorf("got\n%s\nwant\n%s", got, c.want)
+			}
+		})
+	}
+	for _, in := range []string{"p = {lr = {url = \"x\"}}\n", "[p]\nlr.url = \"x\"\n"} {
+		_, err := editTOML("c.toml", []byte(in), ops)
+		var pe *ParseError
+		if err == nil || errors.As(err, &pe) || !strings.Contains(err.Error(), "inline") {
+			t.Errorf("%q: %v, want a refusal to edit an inline table", in, err)
+		}
+	}
+}
+
+func TestTargetFor(t *testing.T) {
+	local := true
+	cfg := config.Default()
+	cfg.Path = "/c.yaml"
+	cfg.Server.Host, cfg.Server.Port, cfg.Server.APIKey = "0.0.0.0", 9090, "k"
+	cfg.Routing.Default, cfg.Routing.RemoteModel = "local", "deepseek/deepseek-chat"
+	cfg.Providers = []config.Provider{
+		{Name: "ollama", Local: &local, ContextWindow: 40960, Models: []string{"qwen3"}},
+		{Name: "deepseek", ContextWindow: 64000},
+		{Name: "openai", Models: []string{"gpt-5"}},
+	}
+	cases := []struct {
+		model string
+		want  int
+	}{
+		{"", 40960}, // auto: routing.default is local
+		{"local", 40960},
+		{"remote", 64000},
+		{"deepseek/deepseek-chat", 64000},
+		{"qwen3", 40960},
+		{"gpt-5", defaultContext},
+		{"openai/gpt-5", defaultContext},
+	}
+	for _, c := range cases {
+		got := TargetFor(cfg, c.model)
+		if got.Context != c.want || got.URL != "http://127.0.0.1:9090" || got.APIKey != "k" || got.ConfigPath != "/c.yaml" {
+			t.Errorf("%q: %+v, want context %d at http://127.0.0.1:9090", c.model, got, c.want)
+		}
+	}
+	if m := TargetFor(cfg, "").Model; m != "auto" {
+		t.Errorf("default model %q, want auto", m)
+	}
+	cfg.Server.Host = "::1"
+	if u := TargetFor(cfg, "").URL; u != "http://[::1]:9090" {
+		t.Errorf("IPv6 host: %s", u)
+	}
+}

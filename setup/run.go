@@ -1,0 +1,171 @@
+package setup
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/localrouter/localrouter/config"
+)
+
+// defaultContext is the context window written for a model whose provider
+// sets no context_window: what today's common local and remote coding
+// models hold.
+const defaultContext = 128000
+
+// Info names a client.
+type Info struct {
+	Name, Title string
+	// Path is the file setup writes; "" when it prints settings to paste.
+	Path string
+}
+
+// Clients lists every client setup knows, in the order the docs show.
+func Clients(env Env) []Info {
+	out := make([]Info, len(clients))
+	for i, c := range clients {
+		out[i] = Info{Name: c.name, Title: c.title}
+		if c.path != nil {
+			out[i].Path = c.path(env)
+		}
+	}
+	return out
+}
+
+func find(name string) (*client, error) {
+	for i := range clients {
+		if clients[i].name == name {
+			return &clients[i], nil
+		}
+	}
+	names := make([]string, len(clients))
+	for i, c := range clients {
+		names[i] = c.name
+	}
+	return nil, fmt.Errorf("setup: unknown client %q (known: %s)", name, strings.Join(names, ", "))
+}
+
+// Apply writes the client's settings so that it talks to t (or, for a
+// client configured by pasting, says what to paste).
+func Apply(name string, t Target, env Env) (Result, error) { return run(name, t, env, true) }
+
+// Preview is Apply without writing anything: Result.Diff is the change.
+func Preview(name string, t Target, env Env) (Result, error) { return run(name, t, env, false) }
+
+func run(name string, t Target, env Env, write bool) (Result, error) {
+	c, err := find(name)
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Client: c.name}
+	if c.paste != nil {
+		r.Note = t.mask(c.paste(t, env))
+		return r, nil
+	}
+	r.Path = c.path(env)
+	ch, err := readChange(r.Path)
+	if err != nil {
+		return r, err
+	}
+	if ch.new, err = c.edit(r.Path, ch.old, c.ops(t)); err != nil {
+		return r, err
+	}
+	r.Changed = ch.changed()
+	r.Diff = t.mask(ch.diff())
+	if c.note != nil {
+		r.Note = t.mask(c.note(t))
+	}
+	r.Backup, _ = existingBackup(r.Path)
+	if write && r.Changed {
+		if r.Backup, err = ch.write(); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+// Undo restores the client's file as it was before the first setup, or
+// removes it if setup created it. It returns ErrNothingToUndo (wrapped)
+// when there is no backup.
+func Undo(name string, env Env) (Result, error) {
+	c, err := find(name)
+	if err != nil {
+		return Result{}, err
+	}
+	r := Result{Client: c.name}
+	if c.paste != nil {
+		return r, fmt.Errorf("setup: %s: %w: LocalRouter writes no file for it", c.name, ErrNothingToUndo)
+	}
+	r.Path = c.path(env)
+	r.Backup, err = undo(r.Path)
+	r.Changed = err == nil
+	return r, err
+}
+
+// TargetFor points clients at the LocalRouter cfg describes, asking for
+// model ("" means auto).
+func TargetFor(cfg *config.Config, model string) Target {
+	if model == "" {
+		model = "auto"
+	}
+	host := cfg.Server.Host
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1" // listening everywhere includes loopback
+	}
+	return Target{
+		URL:        "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Server.Port)),
+		APIKey:     string(cfg.Server.APIKey),
+		Model:      model,
+		Context:    contextWindow(cfg, model),
+		ConfigPath: cfg.Path,
+	}
+}
+
+// contextWindow is the context_window of the provider model routes to:
+// provider/model names it; local and remote (and auto, by routing.default)
+// go to that side's configured model, else its first provider that sets
+// one; any other name to a provider that lists it.
+func contextWindow(cfg *config.Config, model string) int {
+	side := model
+	if model == "auto" {
+		side = cfg.Routing.Default
+	}
+	if side == "local" || side == "remote" {
+		sideModel := cfg.Routing.LocalModel
+		if side == "remote" {
+			sideModel = cfg.Routing.RemoteModel
+		}
+		if n := providerWindow(cfg, sideModel); n > 0 {
+			return n
+		}
+		for _, p := range cfg.Providers {
+			if p.IsLocal() == (side == "local") && p.ContextWindow > 0 {
+				return p.ContextWindow
+			}
+		}
+		return defaultContext
+	}
+	if n := providerWindow(cfg, model); n > 0 {
+		return n
+	}
+	return defaultContext
+}
+
+// providerWindow is the context window of the provider serving
+// provider/model or a bare model name it lists.
+func providerWindow(cfg *config.Config, model string) int {
+	if prov, _, ok := strings.Cut(model, "/"); ok {
+		if p, found := cfg.Provider(prov); found && p.ContextWindow > 0 {
+			return p.ContextWindow
+		}
+	}
+	for _, p := range cfg.Providers {
+		for _, m := range p.Models {
+			if m == model && p.ContextWindow > 0 {
+				return p.ContextWindow
+			}
+		}
+	}
+	return 0
+}
