@@ -122,6 +122,17 @@ type Routing struct {
 	// over for the other side before it is tried first again. Default 30s.
 	LocalBackoff time.Duration `yaml:"local_backoff"`
 
+	// Sessions keeps a conversation on the route it began on (DESIGN §10):
+	// "sticky" (default: a strategy flip or rule change applies to new
+	// sessions only), "follow" (a running session moves at its next user
+	// turn, never inside a tool loop) or "off".
+	Sessions string `yaml:"sessions"`
+	// SessionMax bounds the table of running sessions, least recently used
+	// dropped first; default 10000. SessionTTL ends a session idle that
+	// long; default 1h.
+	SessionMax int           `yaml:"session_max"`
+	SessionTTL time.Duration `yaml:"session_ttl"`
+
 	// Rules are expr rules checked before the strategy's; first match wins.
 	Rules []Rule `yaml:"rules"`
 
@@ -255,6 +266,9 @@ func Default() *Config {
 			Fallback:     true,
 			ContextGuard: true,
 			LocalBackoff: 30 * time.Second,
+			Sessions:     "sticky",
+			SessionMax:   10000,
+			SessionTTL:   time.Hour,
 		},
 		Mock: Mock{TokenDelay: 30 * time.Millisecond},
 	}

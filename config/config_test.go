@@ -316,6 +316,9 @@ routing:
   fallback: false
   context_guard: false
   local_backoff: 5s
+  sessions: follow
+  session_max: 500
+  session_ttl: 10m
   rules:
     - {when: has_images, use: remote}
     - when: est_tokens > 1000
@@ -354,7 +357,8 @@ mock:
 			FIMModel:       SideModels{Local: "qwen2.5-coder:1.5b", Remote: "deepseek/deepseek-chat"},
 			EmbeddingModel: SideModels{Local: "nomic-embed-text"},
 			LocalBackoff:   5 * time.Second,
-			Rules:          []Rule{{When: "has_images", Use: "remote"}, {When: "est_tokens > 1000", Use: "zeta/big"}},
+			Sessions:       "follow", SessionMax: 500, SessionTTL: 10 * time.Minute,
+			Rules: []Rule{{When: "has_images", Use: "remote"}, {When: "est_tokens > 1000", Use: "zeta/big"}},
 		},
 		Providers: []Provider{
 			{

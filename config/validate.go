@@ -93,6 +93,15 @@ func (c *Config) validate() []*fieldError {
 	if c.Routing.LocalBackoff < 0 {
 		k.errorf("routing.local_backoff", "must be 0 (off) or more")
 	}
+	switch c.Routing.Sessions {
+	case "sticky", "follow", "off":
+	default:
+		k.errorf("routing.sessions", `must be "sticky", "follow" or "off"`)
+	}
+	if c.Routing.SessionMax < 1 {
+		k.errorf("routing.session_max", "must be at least 1")
+	}
+	k.positive("routing.session_ttl", c.Routing.SessionTTL)
 	for i, rule := range c.Routing.Rules {
 		field := fmt.Sprintf("routing.rules[%d]", i)
 		if strings.TrimSpace(rule.When) == "" {

@@ -32,6 +32,16 @@ type Facts struct {
 	// HasTools reports whether the request defines tools, or any message
 	// carries tool calls or is a tool result (role tool).
 	HasTools bool
+	// Prefix hashes the conversation's stable start (system prompt, tool
+	// names, first user message; prefix.go): the session key of a client
+	// that sends none. 0 when there is no user message.
+	Prefix uint64 `json:"-"`
+	// ToolTurn reports whether the last message is a tool result: the
+	// request continues an agent's tool loop.
+	ToolTurn bool
+	// Turns is the number of entries of the door's history array
+	// (messages, input items): where a session's turns on another model end.
+	Turns int
 }
 
 // The constants of the EstTokens formula.
@@ -47,7 +57,10 @@ func (r *ChatCompletionRequest) Facts() Facts {
 	if r.scanned {
 		return r.facts
 	}
-	f := Facts{Messages: len(r.Messages), HasTools: len(r.Tools) > 0}
+	f := Facts{Messages: len(r.Messages), HasTools: len(r.Tools) > 0, Turns: len(r.Messages)}
+	if n := len(r.Messages); n > 0 {
+		f.ToolTurn = r.Messages[n-1].Role == "tool"
+	}
 	for i := range r.Messages {
 		m := &r.Messages[i]
 		f.PromptChars += runeCount(m.Content.Text)

@@ -89,6 +89,11 @@ type NativeRequest struct {
 	// them, so its client removes them; servers that do not check
 	// signatures take them as they are.
 	UnsignedThinking bool
+	// ForeignTurns: the first ForeignTurns entries of the history (messages,
+	// input items) were answered by another model of the session, whose
+	// thinking signatures and encrypted reasoning this upstream cannot
+	// read: they are removed on the way out (DESIGN §10).
+	ForeignTurns int
 }
 
 // NativeResponse is a non-streamed answer, as the upstream sent it.

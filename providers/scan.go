@@ -22,6 +22,7 @@ func ParseRequest(body []byte) (*ChatCompletionRequest, error) {
 	if r.facts.Messages > 0 {
 		r.facts.EstTokens = estTokens(r.facts)
 	}
+	r.facts.Prefix, r.facts.Turns = s.pre.sum(), r.facts.Messages
 	r.scanned = true
 	if s.modelAt >= 0 {
 		r.modelSpan = [2]int{s.modelAt, s.modelEnd}
@@ -79,6 +80,7 @@ type scanner struct {
 	// without one.
 	modelAt, modelEnd int
 	depth             int
+	pre               prefix
 }
 
 const maxDepth = 10000 // encoding/json's own nesting limit
@@ -357,13 +359,16 @@ func (s *scanner) message() error {
 		return &RequestError{Param: "messages", Msg: "each message must be an object"}
 	}
 	f := &s.req.facts
-	return s.object(func(key []byte) error {
+	s.pre.begin()
+	r := roleOther
+	err := s.object(func(key []byte) error {
 		switch string(key) {
 		case "content":
 			return s.content()
 		case "role":
-			tool, err := s.stringIs("tool")
-			if tool {
+			var err error
+			r, err = s.role()
+			if r == roleTool {
 				f.HasTools = true
 			}
 			return err
@@ -379,6 +384,9 @@ func (s *scanner) message() error {
 		}
 		return s.value()
 	})
+	s.pre.end(r)
+	f.ToolTurn = r == roleTool
+	return err
 }
 
 func (s *scanner) content() error {
@@ -526,6 +534,7 @@ func (s *scanner) countString(n *int) error {
 		return err
 	}
 	raw := s.b[start+1 : s.i-1]
+	s.pre.text(raw)
 	if !esc {
 		*n += runeCount(raw)
 		return nil
@@ -549,7 +558,14 @@ func (s *scanner) toolDef() error {
 		}
 		return s.object(func(key []byte) error {
 			switch string(key) {
-			case "name", "description":
+			case "name":
+				if s.i < len(s.b) && s.b[s.i] == '"' {
+					start := s.i
+					err := s.countString(&f.ToolChars)
+					s.pre.name(s.b[start:s.i])
+					return err
+				}
+			case "description":
 				if s.i < len(s.b) && s.b[s.i] == '"' {
 					return s.countString(&f.ToolChars)
 				}

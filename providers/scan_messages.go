@@ -45,6 +45,7 @@ func ScanMessages(body []byte) (*MessagesInfo, error) {
 	if info.Facts.Messages > 0 {
 		info.Facts.EstTokens = estTokens(info.Facts)
 	}
+	info.Facts.Prefix, info.Facts.ToolTurn = s.pre.sum(), info.LastIsToolResult
 	return info, nil
 }
 
@@ -87,6 +88,7 @@ func (s *scanner) messagesRequest(info *MessagesInfo) error {
 				return &RequestError{Param: "messages", Msg: "messages: Input should be a valid list"}
 			}
 			f.Messages += n
+			f.Turns = n
 			info.HasMessages = n > 0
 			return err
 		case "tools":
@@ -114,6 +116,8 @@ func (s *scanner) system() error {
 		return s.literal("null")
 	}
 	s.req.facts.Messages++
+	s.pre.begin()
+	defer s.pre.end(roleSystem)
 	if s.i < len(s.b) && s.b[s.i] == '"' {
 		return s.countedString()
 	}
@@ -134,7 +138,15 @@ func (s *scanner) anthropicMessage(info *MessagesInfo) (toolResults bool, err er
 		return false, &RequestError{Param: "messages", Msg: "messages: each message must be an object"}
 	}
 	var b blockFacts
+	r := roleOther
+	s.pre.begin()
+	defer func() { s.pre.end(r) }()
 	err = s.object(func(key []byte) error {
+		if string(key) == "role" {
+			var err error
+			r, err = s.role()
+			return err
+		}
 		if string(key) != "content" {
 			return s.value()
 		}
@@ -230,7 +242,14 @@ func (s *scanner) anthropicTool() error {
 	f := &s.req.facts
 	return s.object(func(key []byte) error {
 		switch string(key) {
-		case "name", "description":
+		case "name":
+			if s.i < len(s.b) && s.b[s.i] == '"' {
+				start := s.i
+				err := s.countString(&f.ToolChars)
+				s.pre.name(s.b[start:s.i])
+				return err
+			}
+		case "description":
 			if s.i < len(s.b) && s.b[s.i] == '"' {
 				return s.countString(&f.ToolChars)
 			}

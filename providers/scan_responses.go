@@ -39,6 +39,7 @@ func ScanResponses(body []byte) (*ResponsesInfo, error) {
 	if info.Facts.Messages > 0 {
 		info.Facts.EstTokens = estTokens(info.Facts)
 	}
+	info.Facts.Prefix = s.pre.sum()
 	return info, nil
 }
 
@@ -74,6 +75,8 @@ func (s *scanner) responsesRequest(info *ResponsesInfo) error {
 			switch {
 			case s.i < len(s.b) && s.b[s.i] == '"':
 				f.Messages++
+				s.pre.begin()
+				defer s.pre.end(roleSystem)
 				return s.countedString()
 			case s.i < len(s.b) && s.b[s.i] == '[':
 				_, err := s.arrayCount(func(int) error { return s.responsesItem() })
@@ -85,8 +88,11 @@ func (s *scanner) responsesRequest(info *ResponsesInfo) error {
 			case s.i < len(s.b) && s.b[s.i] == '"':
 				start := s.i
 				f.Messages++
+				s.pre.begin()
 				err := s.countedString()
+				s.pre.end(roleUser)
 				info.HasInput = s.i-start > 2
+				f.Turns, f.ToolTurn = 1, false
 				return err
 			case s.i < len(s.b) && s.b[s.i] == 'n':
 				return s.literal("null")
@@ -96,6 +102,7 @@ func (s *scanner) responsesRequest(info *ResponsesInfo) error {
 				return &RequestError{Param: "input", Msg: "Invalid type for 'input': expected a string or an array of input items."}
 			}
 			info.HasInput = n > 0
+			f.Turns = n
 			return err
 		case "tools":
 			n, err := s.arrayCount(func(int) error { return s.responsesTool(info) })
@@ -122,11 +129,17 @@ func (s *scanner) responsesItem() error {
 	}
 	f := &s.req.facts
 	var typ string
+	r := roleOther
+	s.pre.begin()
 	err := s.object(func(key []byte) error {
 		switch string(key) {
 		case "type":
 			t, _, err := s.stringValue()
 			typ = t
+			return err
+		case "role":
+			var err error
+			r, err = s.role()
 			return err
 		case "content", "output":
 			// A message's content or a tool's output: a string or parts.
@@ -150,6 +163,11 @@ func (s *scanner) responsesItem() error {
 		}
 		return s.value()
 	})
+	if typ != "" && typ != "message" {
+		r = roleOther
+	}
+	s.pre.end(r)
+	f.ToolTurn = typ == "function_call_output" || typ == "custom_tool_call_output"
 	switch typ {
 	case "reasoning":
 	case "", "message":
@@ -201,9 +219,11 @@ func (s *scanner) responsesTool(info *ResponsesInfo) error {
 			return err
 		case "name":
 			if s.i < len(s.b) && s.b[s.i] == '"' {
+				start := s.i
 				v, _, err := s.stringValue()
 				name = v
 				f.ToolChars += runeCount(v)
+				s.pre.name(s.b[start:s.i])
 				return err
 			}
 		case "description":

@@ -74,6 +74,8 @@ func FuzzParseRequest(f *testing.F) {
 			got.PromptChars, got.ToolChars, got.EstTokens = 0, 0, 0
 			want.facts.PromptChars, want.facts.ToolChars, want.facts.EstTokens = 0, 0, 0
 		}
+		// The prefix is a hash of the scan's own (prefix_test.go).
+		got.Prefix = 0
 		if got != want.facts {
 			t.Fatalf("facts %+v, want %+v\n%s", got, want.facts, body)
 		}
@@ -89,7 +91,7 @@ func FuzzParseRequest(f *testing.F) {
 		// needs keys that cannot fold onto a field name.
 		var typed ChatCompletionRequest
 		if utf8.Valid(body) && !hasFoldableKey(body) && json.Unmarshal(body, &typed) == nil {
-			if got, want := req.Facts(), typed.Facts(); got != want {
+			if got, want := withoutPrefix(req.Facts()), typed.Facts(); got != want {
 				t.Fatalf("facts %+v, a decoded request's %+v\n%s", got, want, body)
 			}
 		}
@@ -143,7 +145,7 @@ func referenceScan(body []byte) (r scanResult, isObject bool) {
 	if !ok {
 		bad("messages")
 	}
-	f.Messages = len(msgs)
+	f.Messages, f.Turns = len(msgs), len(msgs)
 	for _, m := range msgs {
 		msg, ok := refObject(m)
 		if !ok {
@@ -164,9 +166,11 @@ func referenceScan(body []byte) (r scanResult, isObject bool) {
 		} else {
 			bad("messages")
 		}
-		if role, _ := refString(msg["role"]); role == "tool" {
+		role, _ := refString(msg["role"])
+		if role == "tool" {
 			f.HasTools = true
 		}
+		f.ToolTurn = role == "tool"
 		calls, ok := refArray(msg["tool_calls"])
 		if !ok {
 			bad("messages")
@@ -308,7 +312,7 @@ func TestParseRequestFacts(t *testing.T) {
 		if err := json.Unmarshal([]byte(s), &typed); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := req.Facts(), typed.Facts(); got != want {
+		if got, want := withoutPrefix(req.Facts()), typed.Facts(); got != want {
 			t.Errorf("seed %d: facts %+v, want %+v", i, got, want)
 		}
 	}
@@ -348,7 +352,7 @@ func TestParseRequestDecodedValues(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := req.Facts(); got != tc.want {
+			if got := withoutSession(req.Facts()); got != tc.want {
 				t.Errorf("got facts %+v, want %+v", got, tc.want)
 			}
 			if req.Model != tc.model {
@@ -358,7 +362,7 @@ func TestParseRequestDecodedValues(t *testing.T) {
 			if err := json.Unmarshal([]byte(tc.body), &typed); err != nil {
 				t.Fatal(err)
 			}
-			if got, want := typed.Facts(), tc.want; got != want || typed.Model != tc.model {
+			if got, want := withoutSession(typed.Facts()), tc.want; got != want || typed.Model != tc.model {
 				t.Errorf("the decoded request has model %q and facts %+v, want %q and %+v", typed.Model, got, tc.model, want)
 			}
 		})
@@ -413,4 +417,17 @@ func agentBody() []byte {
 	}
 	sb.WriteString(`]}`)
 	return []byte(sb.String())
+}
+
+// withoutPrefix is f without the session prefix, which only the scan
+// computes (prefix_test.go checks it).
+func withoutPrefix(f Facts) Facts {
+	f.Prefix = 0
+	return f
+}
+
+// withoutSession is f without the facts sessions use.
+func withoutSession(f Facts) Facts {
+	f.Prefix, f.ToolTurn, f.Turns = 0, false, 0
+	return f
 }

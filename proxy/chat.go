@@ -18,7 +18,7 @@ func (chatDoor) endpoint() string { return "chat" }
 // OpenAI-compatible upstream as is, through the provider interface.
 func (chatDoor) native() providers.Protocol { return "" }
 
-func (chatDoor) parse(body []byte, _ *http.Request) (*call, error) {
+func (chatDoor) parse(body []byte, r *http.Request) (*call, error) {
 	req, err := providers.ParseRequest(body)
 	if err != nil {
 		return nil, err
@@ -28,7 +28,7 @@ func (chatDoor) parse(body []byte, _ *http.Request) (*call, error) {
 		return nil, newAPIError(http.StatusBadRequest, "invalid_request_error", "missing_messages", "messages",
 			"messages must be a non-empty array")
 	}
-	c := &call{model: req.Model, stream: req.Stream, facts: f, body: body, codec: chatCodec{req}}
+	c := &call{model: req.Model, stream: req.Stream, facts: f, body: body, codec: chatCodec{req}, session: sessionHeader(r)}
 	if req.MaxCompletionTokens != nil {
 		c.maxTokens = *req.MaxCompletionTokens
 	} else if req.MaxTokens != nil {

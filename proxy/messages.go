@@ -17,7 +17,7 @@ func (messagesDoor) endpoint() string { return "messages" }
 
 func (messagesDoor) native() providers.Protocol { return providers.ProtocolAnthropic }
 
-func (messagesDoor) parse(body []byte, _ *http.Request) (*call, error) {
+func (messagesDoor) parse(body []byte, r *http.Request) (*call, error) {
 	info, err := providers.ScanMessages(body)
 	if err != nil {
 		return nil, err
@@ -35,7 +35,8 @@ func (messagesDoor) parse(body []byte, _ *http.Request) (*call, error) {
 		return nil, messagesInvalid("max_tokens", "max_tokens: Input should be greater than or equal to 1")
 	}
 	return &call{model: info.Model, stream: info.Stream, facts: info.Facts, body: body, path: "/v1/messages",
-		codec: &messagesCodec{body: body, info: info}, unsignedThinking: info.UnsignedThinking, maxTokens: info.MaxTokens}, nil
+		codec: &messagesCodec{body: body, info: info}, unsignedThinking: info.UnsignedThinking, maxTokens: info.MaxTokens,
+		session: sessionHeader(r)}, nil
 }
 
 func messagesInvalid(param, msg string) *apiError {
@@ -119,7 +120,7 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sreq := s.routingRequest(r, "messages", info.Model, info.Stream, info.Facts)
-	sreq.Private = s.privateWhy(r, st, body)
+	sreq.Private, sreq.Session = s.privateWhy(r, st, body), sessionHeader(r)
 	dec, err := st.router.Decide(sreq, s.live())
 	if _, private := privateError(err); private {
 		// Counting is not worth sending a private prompt anywhere: the

@@ -37,7 +37,7 @@ type ollamaChatDoor struct{ ollamaDoor }
 
 func (ollamaChatDoor) endpoint() string { return "chat" }
 
-func (ollamaChatDoor) parse(body []byte, _ *http.Request) (*call, error) {
+func (ollamaChatDoor) parse(body []byte, r *http.Request) (*call, error) {
 	info, err := ollama.ScanChat(body)
 	if err != nil {
 		return nil, err
@@ -46,7 +46,7 @@ func (ollamaChatDoor) parse(body []byte, _ *http.Request) (*call, error) {
 		return nil, ollamaMissingModel()
 	}
 	return &call{model: ollamaName(info.Model), stream: info.Stream, facts: info.Facts, body: body, path: "/api/chat",
-		codec: &ollamaChatCodec{body: body, model: info.Model, load: info.Load, facts: info.Facts}}, nil
+		codec: &ollamaChatCodec{body: body, model: info.Model, load: info.Load, facts: info.Facts}, session: sessionHeader(r)}, nil
 }
 
 // ollamaGenerateDoor is POST /api/generate: fill-in-the-middle (a suffix)

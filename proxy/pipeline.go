@@ -198,8 +198,8 @@ func (s *Server) routingRequest(r *http.Request, endpoint, model string, stream 
 		EstTokens: f.EstTokens, HasImages: f.HasImages, HasTools: f.HasTools,
 		Endpoint: endpoint, Client: clientOf(r.Header.Get("User-Agent")),
 		Header: strategy.HeaderFunc(r.Header),
-	}
 		Prefix: f.Prefix, ToolTurn: f.ToolTurn, Turns: f.Turns,
+	}
 }
 
 // clients are the tools clientOf knows, by a word their User-Agent starts

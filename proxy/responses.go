@@ -62,13 +62,11 @@ func (d responsesDoor) parse(body []byte, r *http.Request) (*call, error) {
 		codec: c, session: sessionOf(r, info.PromptCacheKey)}, nil
 }
 
-// sessionOf is what ties a request to its agent session: Codex's
-// session-id header (session_id before 0.150), else the prompt cache key.
+// sessionOf is what ties a Responses request to its agent session: a
+// session header (Codex's session-id), else the prompt cache key.
 func sessionOf(r *http.Request, cacheKey string) string {
-	for _, k := range []string{"Session-Id", "Session_id"} {
-		if v := r.Header.Get(k); v != "" {
-			return v
-		}
+	if v := sessionHeader(r); v != "" {
+		return v
 	}
 	return cacheKey
 }

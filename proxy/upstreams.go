@@ -33,6 +33,7 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 		RemoteModel:  cfg.Routing.RemoteModel,
 		Fallback:     cfg.Routing.Fallback,
 		ContextGuard: cfg.Routing.ContextGuard,
+		Sessions:     cfg.Routing.Sessions,
 		FIMModel:     strategy.SideModels{Local: cfg.Routing.FIMModel.Local, Remote: cfg.Routing.FIMModel.Remote},
 		EmbeddingModel: strategy.SideModels{Local: cfg.Routing.EmbeddingModel.Local,
 			Remote: cfg.Routing.EmbeddingModel.Remote},

@@ -44,7 +44,9 @@ type Table struct {
 	// ContextGuard sends a strategy-routed request remote when the local
 	// model cannot take it (DESIGN §11; context.go).
 	ContextGuard bool
-	Rules        []RuleSpec // the config's own rules, checked before the strategy's
+	// Sessions is routing.sessions: sticky (""), follow or off (session.go).
+	Sessions string
+	Rules    []RuleSpec // the config's own rules, checked before the strategy's
 	// Aliases rewrite requested model names before anything else; the
 	// first match in order wins.
 	Aliases []Alias
@@ -79,6 +81,14 @@ type Request struct {
 	// Private says why the request must stay local (its header, a secret
 	// in it); "" when nothing about it does (DESIGN §11).
 	Private string
+	// Session is the client's own session id, Prefix the hash of the
+	// conversation's stable start: the session key (DESIGN §10), none when
+	// both are empty. ToolTurn says the request continues a tool loop;
+	// Turns is the length of its history.
+	Session  string
+	Prefix   uint64
+	ToolTurn bool
+	Turns    int
 }
 
 // Live is what changes while a configuration runs. The caller reads each
@@ -93,6 +103,9 @@ type Live struct {
 	// LocalDegraded: a local provider answered 5xx lately; routed requests
 	// go to the other side until its back-off ends, as when it is down.
 	LocalDegraded bool
+	// Sessions is the table of running sessions; nil routes every request
+	// on its own.
+	Sessions *Sessions
 }
 
 // Decision is where a request goes and why.
@@ -107,6 +120,13 @@ type Decision struct {
 	// Private is true when the request must stay local: it never falls
 	// back to the other side.
 	Private bool
+	// ForeignTurns: the first ForeignTurns entries of the request's history
+	// were answered by another model of its session (session.go). What only
+	// that model can read (thinking signatures, encrypted reasoning) must be
+	// removed from them on the way out.
+	ForeignTurns int
+	// hold is how far a running session may keep its route over this one.
+	hold hold
 }
 
 // String formats d as in the X-LocalRouter-Route header:
@@ -252,12 +272,21 @@ func (e *Engine) strategyRules(s *Strategy) *Rules {
 	return rules
 }
 
-// Decide routes r following DESIGN §5.
+// Decide routes r following DESIGN §5, then keeps it on its session's
+// route where DESIGN §10 says it stays.
 func (e *Engine) Decide(r *Request, live Live) (Decision, error) {
+	var d Decision
+	var err error
 	if why := e.privateWhy(r, live); why != "" {
-		return e.decidePrivate(r, live, why)
+		d, err = e.decidePrivate(r, live, why)
+		d.hold = holdNone
+	} else {
+		d, err = e.decideAliased(r, live)
 	}
-	return e.decideAliased(r, live)
+	if err != nil {
+		return d, err
+	}
+	return e.session(r, live, d), nil
 }
 
 // decideAliased routes r after its alias.
@@ -290,15 +319,17 @@ func (e *Engine) decide(r *Request, model string, live Live) (Decision, error) {
 	s := live.Strategy
 	var side Side
 	var reason string
+	h := holdAny
 	switch {
 	// 2. local or remote names a side.
 	case model == string(Local) || model == string(Remote):
-		side, reason = Side(model), "side requested"
+		side, reason, h = Side(model), "side requested", holdSameSide
 	// 3. Anything else: override, rules, strategy, default.
 	case live.Override == Local || live.Override == Remote:
-		side, reason = live.Override, "override"
+		side, reason, h = live.Override, "override", holdNone
 	default:
 		if d, ok := e.byRule(r, model, live); ok {
+			d.hold = holdAny
 			return d, nil
 		}
 		side, reason = e.t.Default, "default side"
@@ -311,7 +342,7 @@ func (e *Engine) decide(r *Request, model string, live Live) (Decision, error) {
 	if ps := e.byModel[model]; len(ps) > 1 {
 		for _, p := range ps {
 			if p.side() == side {
-				return Decision{Side: side, Provider: p.Name, Model: model, Reason: reason + ", model listed by " + p.Name}, nil
+				return Decision{Side: side, Provider: p.Name, Model: model, Reason: reason + ", model listed by " + p.Name, hold: h}, nil
 			}
 		}
 		return Decision{Side: ps[0].side(), Provider: ps[0].Name, Model: model, Reason: "model listed by " + ps[0].Name}, nil
@@ -320,6 +351,7 @@ func (e *Engine) decide(r *Request, model string, live Live) (Decision, error) {
 	if err == nil && (reason == "strategy" || reason == "default side") {
 		d = e.guard(r, d, model, live)
 	}
+	d.hold = h
 	return d, err
 }
 
@@ -463,6 +495,8 @@ func (e *Engine) Fallback(r *Request, d Decision, live Live) (Decision, bool) {
 	if err != nil || (alt.Provider == d.Provider && alt.Model == d.Model) {
 		return Decision{}, false
 	}
+	e.moveSession(r, live, alt)
+	alt.ForeignTurns = r.Turns
 	return alt, true
 }
 

@@ -18,23 +18,25 @@ func (c *Client) Speaks(p providers.Protocol) bool { return p == providers.Proto
 // and the answer comes back as the API sent it.
 func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
 	if req.UnsignedThinking {
-		body, err := stripUnsignedThinking(req.Body)
+		body, err := stripHistoryThinking(req.Body, true, req.ForeignTurns)
 		if err != nil {
 			return nil, &providers.RequestError{Param: "messages", Msg: err.Error()}
 		}
-		req.Body = body
+		req.Body, req.UnsignedThinking, req.ForeignTurns = body, false, 0
 	}
 	return Forward(ctx, c.up, strings.TrimSuffix(c.url, "/v1/messages"), req, out)
 }
 
-// stripUnsignedThinking removes from a Messages request's history the
-// thinking blocks that carry no signature: another model (a local one,
-// through the translator) wrote them, and Anthropic answers 400 to a
-// thinking block it cannot verify. When that leaves the last assistant
-// turn of a tool loop without thinking while thinking is on, thinking is
-// turned off for this request, since Anthropic requires such a turn to
-// start with a thinking block. An assistant turn left empty is dropped.
-func stripUnsignedThinking(body []byte) ([]byte, error) {
+// stripHistoryThinking removes thinking from a Messages request's history:
+// unsigned, the blocks with no signature, which another model (a local
+// one, through the translator) wrote and Anthropic refuses with 400 as it
+// cannot verify them; and every thinking and redacted_thinking block of the
+// first foreign messages, which another provider of the session signed
+// (DESIGN §10). When that leaves the last assistant turn of a tool loop
+// without thinking while thinking is on, thinking is turned off for this
+// request, since Anthropic requires such a turn to start with a thinking
+// block. An assistant turn left empty is dropped.
+func stripHistoryThinking(body []byte, unsigned bool, foreign int) ([]byte, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
 		return nil, err
@@ -45,7 +47,7 @@ func stripUnsignedThinking(body []byte) ([]byte, error) {
 	}
 	kept := msgs[:0]
 	lastNeedsThinking := false
-	for _, m := range msgs {
+	for i, m := range msgs {
 		var role string
 		json.Unmarshal(m["role"], &role)
 		var blocks []json.RawMessage
@@ -62,12 +64,10 @@ func stripUnsignedThinking(body []byte) ([]byte, error) {
 			}
 			json.Unmarshal(b, &head)
 			switch head.Type {
-			case "thinking":
-				if head.Signature == "" {
+			case "thinking", "redacted_thinking":
+				if i < foreign || unsigned && head.Type == "thinking" && head.Signature == "" {
 					continue
 				}
-				thinking = true
-			case "redacted_thinking":
 				thinking = true
 			case "tool_use":
 				toolUse = true
@@ -101,6 +101,13 @@ func stripUnsignedThinking(body []byte) ([]byte, error) {
 // upstream that serves Messages uses it: Anthropic itself, and Ollama, LM
 // Studio or vLLM marked with protocols: [anthropic].
 func Forward(ctx context.Context, up *providers.Upstream, root string, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+	if req.ForeignTurns > 0 {
+		body, err := stripHistoryThinking(req.Body, false, req.ForeignTurns)
+		if err != nil {
+			return nil, &providers.RequestError{Param: "messages", Msg: err.Error()}
+		}
+		req.Body = body
+	}
 	return providers.ForwardNative(ctx, up, root+req.Path, req, out, wire{})
 }
 

@@ -1,6 +1,7 @@
 package ollama
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -69,7 +70,7 @@ func ScanChat(body []byte) (*ChatInfo, error) {
 		Stream   *bool  `json:"stream"`
 		Messages []struct {
 			Role      string `json:"role"`
-			Content   chars  `json:"content"`
+			Content   text   `json:"content"`
 			Thinking  chars  `json:"thinking"`
 			Images    images `json:"images"`
 			ToolCalls []struct {
@@ -85,10 +86,16 @@ func ScanChat(body []byte) (*ChatInfo, error) {
 	}
 	info := &ChatInfo{Model: in.Model, Stream: in.Stream == nil || *in.Stream, Load: len(in.Messages) == 0}
 	f := &info.Facts
-	f.Messages = len(in.Messages)
+	f.Messages, f.Turns = len(in.Messages), len(in.Messages)
+	var pre providers.Prefix
+	for _, t := range in.Tools {
+		pre.Tool(t.Function.Name.sum[:])
+	}
 	for i := range in.Messages {
 		m := &in.Messages[i]
-		f.PromptChars += int(m.Content + m.Thinking)
+		pre.Message(m.Role, m.Content.sum[:])
+		f.ToolTurn = strings.EqualFold(m.Role, "tool")
+		f.PromptChars += int(m.Content.n + m.Thinking)
 		if m.Images > 0 {
 			f.HasImages = true
 		}
@@ -100,8 +107,9 @@ func ScanChat(body []byte) (*ChatInfo, error) {
 		}
 	}
 	for _, t := range in.Tools {
-		f.ToolChars += int(t.Function.Name+t.Function.Description) + int(t.Function.Parameters)
+		f.ToolChars += int(t.Function.Name.n+t.Function.Description) + int(t.Function.Parameters)
 	}
+	f.Prefix = pre.Sum()
 	if len(in.Tools) > 0 {
 		f.HasTools = true
 	}
@@ -203,6 +211,21 @@ func (c *chars) UnmarshalJSON(b []byte) error {
 	return typeError(b, reflect.TypeFor[string]())
 }
 
+// text is a string counted as chars is, and hashed for the session
+// prefix (providers.Prefix) without being kept.
+type text struct {
+	n   chars
+	sum [8]byte
+}
+
+func (t *text) UnmarshalJSON(b []byte) error {
+	if err := t.n.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	binary.LittleEndian.PutUint64(t.sum[:], providers.TextHash(b))
+	return nil
+}
+
 // argChars is a tool call's arguments: an object, counted in bytes as
 // providers.Facts counts a schema, or a JSON string (the OpenAI form),
 // counted in characters.
@@ -231,7 +254,7 @@ func (n *bytesOf) UnmarshalJSON(b []byte) error {
 // description in characters, the parameter schema in bytes.
 type toolChars struct {
 	Function struct {
-		Name        chars   `json:"name"`
+		Name        text    `json:"name"`
 		Description chars   `json:"description"`
 		Parameters  bytesOf `json:"parameters"`
 	} `json:"function"`

@@ -113,6 +113,52 @@ func (*responsesRelay) End(dst [][]byte) ([][]byte, error) { return dst, errResp
 // forwardResponses sends a Responses request to the upstream's
 // <base_url>/responses.
 func (c *Client) forwardResponses(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+	if req.ForeignTurns > 0 {
+		body, err := dropForeignReasoning(req.Body, req.ForeignTurns)
+		if err != nil {
+			return nil, &providers.RequestError{Param: "input", Msg: err.Error()}
+		}
+		req.Body = body
+	}
 	base := strings.TrimSuffix(c.url, "/chat/completions")
 	return providers.ForwardNative(ctx, c.up, base+strings.TrimPrefix(req.Path, "/v1"), req, out, responsesWire{})
+}
+
+// dropForeignReasoning removes the reasoning items from the first foreign
+// input items, which another provider of the session wrote (DESIGN §10):
+// their encrypted_content is sealed for that provider, and an item id it
+// issued is unknown here, so either would fail the whole request. Their
+// answers and tool calls stay.
+func dropForeignReasoning(body []byte, foreign int) ([]byte, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, err
+	}
+	in := top["input"]
+	if len(in) == 0 || in[0] != '[' {
+		return body, nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(in, &items); err != nil {
+		return nil, err
+	}
+	kept := items[:0]
+	for i, it := range items {
+		var head struct {
+			Type string `json:"type"`
+		}
+		if i < foreign && json.Unmarshal(it, &head) == nil && head.Type == "reasoning" {
+			continue
+		}
+		kept = append(kept, it)
+	}
+	if len(kept) == len(items) {
+		return body, nil
+	}
+	enc, err := json.Marshal(kept)
+	if err != nil {
+		return nil, err
+	}
+	top["input"] = enc
+	return json.Marshal(top)
 }
