@@ -44,6 +44,9 @@ type Config struct {
 	// the machine (DESIGN §11).
 	Privacy Privacy `yaml:"privacy"`
 
+	// Usage is the local record of routed requests (DESIGN §12).
+	Usage Usage `yaml:"usage"`
+
 	// src names the config in error messages; Parse's name, which Validate
 	// needs long after Parse has returned.
 	src string
@@ -242,6 +245,28 @@ type Privacy struct {
 	Patterns []string `yaml:"patterns"`
 }
 
+// Usage configures the usage store: one record per routed request, kept on
+// this machine for the tray, the dashboard and `localrouter usage`.
+type Usage struct {
+	// Enabled keeps the records. Default true.
+	Enabled bool `yaml:"enabled"`
+	// Retention is how long records are kept; 0 keeps them forever.
+	// Default 90d.
+	Retention time.Duration `yaml:"retention"`
+	// Path is the database file. Default "" for
+	// <user cache dir>/localrouter/usage.db.
+	Path string `yaml:"path"`
+	// Prices override the embedded price table, by "provider/model" or
+	// "model" (a local model is free unless priced here). Default none.
+	Prices map[string]Price `yaml:"prices"`
+}
+
+// Price is a model's price in US dollars per million tokens.
+type Price struct {
+	Input  float64 `yaml:"input"`
+	Output float64 `yaml:"output"`
+}
+
 // Mock configures the mock provider used in mock mode.
 type Mock struct {
 	// TokenDelay is the pause between streamed tokens. Default 30ms.
@@ -270,7 +295,8 @@ func Default() *Config {
 			SessionMax:   10000,
 			SessionTTL:   time.Hour,
 		},
-		Mock: Mock{TokenDelay: 30 * time.Millisecond},
+		Mock:  Mock{TokenDelay: 30 * time.Millisecond},
+		Usage: Usage{Enabled: true, Retention: 90 * 24 * time.Hour},
 	}
 }
 

@@ -340,6 +340,13 @@ providers:
   mid: ~
 mock:
   token_delay: 0s
+usage:
+  enabled: false
+  retention: 30d
+  path: /tmp/usage.db
+  prices:
+    ollama/qwen3: {input: 0.1, output: 0.25}
+    gpt-4o: {input: 2, output: 8}
 `
 	no := false
 	want := Config{
@@ -370,6 +377,8 @@ mock:
 			newProvider("alpha"),
 			newProvider("mid"),
 		},
+		Usage: Usage{Retention: 30 * 24 * time.Hour, Path: "/tmp/usage.db",
+			Prices: map[string]Price{"ollama/qwen3": {Input: 0.1, Output: 0.25}, "gpt-4o": {Input: 2, Output: 8}}},
 	}
 	c, err := Parse([]byte(in), "full.yaml")
 	if err != nil {

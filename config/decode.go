@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -289,7 +290,7 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) bool {
 	}
 	switch {
 	case v.Type() == durationType:
-		t, err := time.ParseDuration(s)
+		t, err := parseDuration(s)
 		if err != nil {
 			d.errorf(n, path, `must be a duration, like "60s", "1m30s" or "500ms"%s`, note)
 			return false
@@ -311,6 +312,13 @@ func (d *decoder) value(n *yaml.Node, path string, v reflect.Value) bool {
 			return false
 		}
 		v.SetInt(i)
+	case v.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			d.errorf(n, path, "must be a number%s", note)
+			return false
+		}
+		v.SetFloat(f)
 	case v.Kind() == reflect.Bool:
 		b, ok := parseBool(s)
 		if !ok {
@@ -620,7 +628,7 @@ func typeName(t reflect.Type) string {
 	switch t.Kind() {
 	case reflect.String:
 		return "a string"
-	case reflect.Int:
+	case reflect.Int, reflect.Float64:
 		return "a number"
 	case reflect.Bool:
 		return "a boolean (true or false)"
@@ -633,6 +641,17 @@ func typeName(t reflect.Type) string {
 		return "a list"
 	}
 	return "a mapping"
+}
+
+// parseDuration is time.ParseDuration that also takes whole days ("90d"),
+// the unit retention is thought of in.
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n < 100000 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	return time.ParseDuration(s)
 }
 
 // parseBool accepts YAML 1.2's true and false and, like yaml.v3 does for

@@ -125,6 +125,15 @@ func (c *Config) validate() []*fieldError {
 		k.provider(p)
 	}
 
+	if c.Usage.Retention < 0 {
+		k.errorf("usage.retention", "must be 0 (keep forever) or more")
+	}
+	for name, p := range c.Usage.Prices {
+		if p.Input < 0 || p.Output < 0 {
+			k.errorf(joinPath("usage.prices", name), "must not be negative")
+		}
+	}
+
 	if c.Mock.TokenDelay < 0 {
 		k.errorf("mock.token_delay", "must not be negative")
 	}

@@ -106,6 +106,7 @@ type Status struct {
 	Listen        string           `json:"listen"`
 	ConfigPath    string           `json:"config_path"`
 	Notifications bool             `json:"notifications"` // the config's switch for desktop notifications
+	Usage         *UsageStatus     `json:"usage,omitempty"`
 }
 
 // SessionsStatus is the table of running sessions (DESIGN §10).
@@ -113,6 +114,16 @@ type SessionsStatus struct {
 	Mode  string `json:"mode"` // sticky | follow | off
 	Count int    `json:"count"`
 	Max   int    `json:"max"`
+}
+
+// UsageStatus says whether usage records are kept (DESIGN §12): a usage
+// database that cannot be opened or written never stops the gateway, it
+// shows here.
+type UsageStatus struct {
+	Enabled bool   `json:"enabled"`
+	Path    string `json:"path,omitempty"`
+	Error   string `json:"error,omitempty"`
+	Dropped int64  `json:"dropped,omitempty"` // records lost to a full queue or a failed write
 }
 
 // StrategyStatus says which strategy is in force and where it came from.
@@ -187,6 +198,10 @@ func (s *Server) Status() Status {
 	}
 	if b := s.bound.Load(); b != nil {
 		out.Listen = "http://" + *b + "/v1"
+	}
+	if s.usageStatus != nil {
+		u := s.usageStatus()
+		out.Usage = &u
 	}
 	s.ev.mu.Lock()
 	out.LastFallback, out.ReloadError = s.ev.lastFallback, s.ev.reloadError

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"maps"
 	"net/http"
 	"os"
@@ -127,7 +126,7 @@ func (s *Server) serve(d door) http.HandlerFunc {
 		start := time.Now()
 		st := s.state.Load()
 		rec := requestLog{start: start, endpoint: d.endpoint()}
-		defer func() { rec.write(s.log, r) }()
+		defer func() { rec.write(s.log, r); s.record(&rec, r, w) }()
 		fail := func(err error) {
 			aerr := errorFor(err)
 			rec.fail(aerr.status, aerr)
@@ -155,6 +154,7 @@ func (s *Server) serve(d door) http.HandlerFunc {
 		sreq.Private = s.privateWhy(r, st, c.body)
 		rec.client = sreq.Client
 		live := s.live()
+		rec.req, rec.router, rec.live = sreq, st.router, live
 		dec, err := st.router.Decide(sreq, live)
 		if err != nil {
 			if on, why := st.mockMode(s); on {
@@ -180,6 +180,7 @@ func (s *Server) serve(d door) http.HandlerFunc {
 				if alt, ok := st.router.Fallback(sreq, dec, live); ok {
 					alt.Reason += why
 					s.recordFallback(dec, alt, err)
+					rec.fellBack(dec, err)
 					dec = alt
 					err = s.forward(w, r, st, d, dec, c, &rec)
 				}
@@ -263,7 +264,7 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, st *state, d do
 		dec.Reason += ", mock"
 	}
 	route := dec.String()
-	rec.route = route
+	rec.route, rec.dec = route, dec
 	w.Header().Set("X-LocalRouter-Route", route)
 	p, ok := s.provider(st, dec)
 	if !ok {
@@ -480,7 +481,7 @@ func relay[T any](w http.ResponseWriter, r *http.Request, rec *requestLog, conte
 	rc := http.NewResponseController(w)
 	started := false
 	begin := func() {
-		started = true
+		started, rec.ttfb = true, time.Since(rec.start)
 		h := w.Header()
 		h.Set("Content-Type", contentType)
 		h.Set("Cache-Control", "no-cache")
@@ -647,64 +648,4 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, *apiEr
 		return nil, newAPIError(http.StatusBadRequest, "invalid_request_error", "body_read_failed", "", "cannot read request body: "+err.Error())
 	}
 	return body, nil
-}
-
-// requestLog gathers what the one log line per request says.
-type requestLog struct {
-	start    time.Time
-	endpoint string // the door: chat, messages, ...
-	client   string // the calling tool, when its User-Agent says
-	session  string
-	stream   bool
-	route    string
-	status   int
-	overhead time.Duration
-	usage    *providers.Usage
-	chunks   int
-	err      string
-}
-
-func (l *requestLog) fail(status int, err error) {
-	l.status = status
-	l.err = err.Error()
-}
-
-func (l *requestLog) write(log *slog.Logger, r *http.Request) {
-	level := slog.LevelInfo
-	switch {
-	case l.status == statusClientClosed:
-		level = slog.LevelDebug
-	case l.status >= 500 || l.err != "":
-		level = slog.LevelWarn
-	}
-	if !log.Enabled(r.Context(), level) {
-		return
-	}
-	attrs := []slog.Attr{
-		slog.String("path", r.URL.Path),
-		slog.String("endpoint", l.endpoint),
-		slog.Int("status", l.status),
-		slog.Bool("stream", l.stream),
-		slog.Duration("latency", time.Since(l.start)),
-		slog.Int64("overhead_us", l.overhead.Microseconds()),
-	}
-	if l.route != "" {
-		attrs = append(attrs, slog.String("route", l.route))
-	}
-	if l.client != "" {
-		attrs = append(attrs, slog.String("client", l.client))
-	}
-	if l.session != "" {
-		attrs = append(attrs, slog.String("session", l.session))
-	}
-	if l.usage != nil {
-		attrs = append(attrs, slog.Int("prompt_tokens", l.usage.PromptTokens), slog.Int("completion_tokens", l.usage.CompletionTokens))
-	}
-	if l.stream {
-		attrs = append(attrs, slog.Int("chunks", l.chunks))
-	}
-	if l.err != "" {
-		attrs = append(attrs, slog.String("err", l.err))
-	}
-	log.LogAttrs(context.WithoutCancel(r.Context()), level, "request", attrs...)
 }

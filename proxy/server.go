@@ -18,6 +18,7 @@ import (
 	"github.com/localrouter/localrouter/providers"
 	"github.com/localrouter/localrouter/providers/mock"
 	"github.com/localrouter/localrouter/strategy"
+	"github.com/localrouter/localrouter/usage"
 )
 
 // Router decides where a request goes. *strategy.Engine implements it.
@@ -46,6 +47,13 @@ type Options struct {
 	CacheDir string
 	// Watch reloads the config when its file changes.
 	Watch bool
+	// Usage takes one record per routed request; nil keeps none. Prices
+	// prices them, for it and for /metrics; nil prices nothing.
+	Usage  Recorder
+	Prices *usage.Prices
+	// UsageStatus says how the usage store is doing, for /health and the
+	// tray; nil when there is none.
+	UsageStatus func() UsageStatus
 }
 
 // Server serves the API. Build it with New, run it with Run.
@@ -59,6 +67,11 @@ type Server struct {
 
 	cacheDir string
 	watch    bool
+
+	usage       Recorder      // nil: no usage records
+	prices      *usage.Prices // nil: no costs
+	usageStatus func() UsageStatus
+	metrics     *metrics
 
 	// state is replaced whole when the configuration changes; handlers load
 	// it once per request and never lock.
@@ -112,6 +125,7 @@ func New(o Options) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.usage, s.prices, s.usageStatus, s.metrics = o.Usage, o.Prices, o.UsageStatus, newMetrics()
 	if s.grace <= 0 {
 		s.grace = 5 * time.Second
 	}
@@ -187,6 +201,7 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("POST /api/generate", s.serve(ollamaGenerateDoor{}))
 	mux.HandleFunc("POST /api/embed", s.serve(ollamaEmbedDoor{}))
 	mux.HandleFunc("POST /api/embeddings", s.serve(ollamaEmbedDoor{legacy: true}))
+	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("/", notFound)
 	// The guard comes from the current config, so a reload changes it too.
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
