@@ -16,6 +16,7 @@ type guard struct {
 	origins  map[string]bool
 	anyOrig  bool
 	apiKey   []byte
+	ui       *uiAuth // the dashboard's tokens and sessions (ui.go); nil lets none in
 }
 
 func newGuard(host string, origins []string, apiKey string) *guard {
@@ -56,7 +57,14 @@ func (g *guard) allow(w http.ResponseWriter, r *http.Request) bool {
 				return false
 			}
 		}
-		if origin := r.Header.Get("Origin"); origin != "" {
+		if origin := r.Header.Get("Origin"); origin != "" && isUIPath(r.URL.Path) {
+			// The dashboard's data is for its own page only: no CORS for it.
+			if !sameOrigin(r, origin) {
+				writeErrorFor(w, r, newAPIError(http.StatusForbidden, "invalid_request_error", "forbidden_origin", "",
+					"Origin "+origin+" may not read the dashboard: only its own page may"))
+				return false
+			}
+		} else if origin != "" {
 			if !g.anyOrig && !g.origins[origin] {
 				writeErrorFor(w, r, newAPIError(http.StatusForbidden, "invalid_request_error", "forbidden_origin", "",
 					"Origin "+origin+" is not allowed: add it to server.allowed_origins"))
@@ -75,6 +83,9 @@ func (g *guard) allow(w http.ResponseWriter, r *http.Request) bool {
 			h.Set("Access-Control-Expose-Headers", "X-LocalRouter-Route, X-LocalRouter-Overhead")
 		}
 		if g.apiKey != nil && r.URL.Path != "/health" && !g.authorized(r) {
+			if ok, answered := g.allowUI(w, r); ok || answered {
+				return ok
+			}
 			writeErrorFor(w, r, newAPIError(http.StatusUnauthorized, "authentication_error", "invalid_api_key", "",
 				"missing or wrong API key: send Authorization: Bearer <server.api_key> (or x-api-key)"))
 			return false

@@ -54,6 +54,9 @@ type Options struct {
 	// UsageStatus says how the usage store is doing, for /health and the
 	// tray; nil when there is none.
 	UsageStatus func() UsageStatus
+	// UI serves the dashboard under /ui/ (the dashboard package); the
+	// server guards it and adds /ui/api/status. Nil serves no dashboard.
+	UI http.Handler
 }
 
 // Server serves the API. Build it with New, run it with Run.
@@ -81,6 +84,7 @@ type Server struct {
 	private   atomic.Bool            // Local only
 	localDown atomic.Bool
 	lhealth   localHealth                     // a local side that answers 5xx (localtruth.go)
+	sessions  *strategy.Sessions              // outlives a config: a reload keeps the running sessions
 	poller    atomic.Pointer[strategy.Poller] // nil without remote_strategy.url
 	// listenedAs is the configured address Listen used, and bound the
 	// address it got: a reload may change the config but not the socket.
@@ -94,10 +98,11 @@ type Server struct {
 	reloadMu sync.Mutex    // serialises reloads: the file watcher's and Reload's
 	reloadc  chan struct{} // 1-buffered: a Reload waiting for Run
 
+	ui *uiAuth // the dashboard's one-time tokens and sessions (ui.go)
+
 	subMu sync.Mutex // guards subs
 	subs  map[chan struct{}]struct{}
 	ev    events
-	sessions  *strategy.Sessions              // outlives a config: a reload keeps the running sessions
 	wg    sync.WaitGroup // background goroutines started by Run
 }
 
@@ -111,8 +116,6 @@ type state struct {
 	maxBody    int64
 	guard      *guard
 	secrets    *providers.SecretScanner // the built-in secrets and privacy.patterns
-	ui *uiAuth // the dashboard's one-time tokens and sessions (ui.go)
-
 	// truth is what the local probe learned of this config's local
 	// providers (localtruth.go); nil before the first probe.
 	truth atomic.Pointer[localTruth]
@@ -121,7 +124,7 @@ type state struct {
 // New builds a Server from o.Config.
 func New(o Options) (*Server, error) {
 	s := &Server{version: o.Version, started: time.Now(), log: o.Logger, grace: o.ShutdownGrace, readTimeout: o.ReadTimeout, cacheDir: o.CacheDir, watch: o.Watch,
-		subs: map[chan struct{}]struct{}{}, reloadc: make(chan struct{}, 1)}
+		subs: map[chan struct{}]struct{}{}, reloadc: make(chan struct{}, 1), ui: newUIAuth()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -136,6 +139,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.sessions = strategy.NewSessions(o.Config.Routing.SessionMax, o.Config.Routing.SessionTTL)
 	s.state.Store(st)
 	if saved, ok := s.loadState(); ok {
 		s.mock.Store(saved.Mock)
@@ -153,7 +157,6 @@ func New(o Options) (*Server, error) {
 		// Routing uses the cached strategy from the first request on.
 		s.poller.Store(p)
 	}
-	s.sessions = strategy.NewSessions(o.Config.Routing.SessionMax, o.Config.Routing.SessionTTL)
 	st.up.logSkipped(s.log)
 	if on, why := st.mockMode(s); on {
 		s.log.Warn("serving from the mock provider", "reason", why, "config", o.Config.Path)
@@ -201,6 +204,13 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("POST /api/generate", s.serve(ollamaGenerateDoor{}))
 	mux.HandleFunc("POST /api/embed", s.serve(ollamaEmbedDoor{}))
 	mux.HandleFunc("POST /api/embeddings", s.serve(ollamaEmbedDoor{legacy: true}))
+	if o.UI != nil {
+		mux.Handle("/ui/", o.UI)
+		mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusSeeOther))
+		mux.HandleFunc("GET /ui/api/status", s.uiStatus)
+	}
+	mux.HandleFunc("POST /localrouter/dashboard", s.dashboardLink)
+	mux.HandleFunc("/localrouter/dashboard", methodNotAllowed("POST"))
 	mux.Handle("GET /metrics", s.metrics.handler())
 	mux.HandleFunc("/", notFound)
 	// The guard comes from the current config, so a reload changes it too.
@@ -223,6 +233,7 @@ func (s *Server) newState(cfg *config.Config) (*state, error) {
 	}
 	st := &state{cfg: cfg, router: eng, up: up, mock: mock.New(cfg.Mock.TokenDelay), maxBody: int64(cfg.Server.MaxBody),
 		guard: newGuard(cfg.Server.Host, cfg.Server.AllowedOrigins, string(cfg.Server.APIKey))}
+	st.guard.ui = s.ui
 	if st.secrets, err = providers.NewSecretScanner(cfg.Privacy.Patterns); err != nil {
 		return nil, fmt.Errorf("config %s: %w", cfg.Path, err)
 	}
