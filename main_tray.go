@@ -13,6 +13,7 @@ import (
 
 	"github.com/localrouter/localrouter/config"
 	"github.com/localrouter/localrouter/proxy"
+	"github.com/localrouter/localrouter/setup"
 	"github.com/localrouter/localrouter/tray"
 )
 
@@ -23,6 +24,10 @@ func runTray(ctx context.Context, quit context.CancelFunc, srv *proxy.Server, cf
 	defer unsubscribe()
 	core := &trayCore{srv: srv, changes: changes, quit: quit, log: log}
 	o := tray.Options{Logger: log, LogPath: logPath(cacheDir)}
+	for _, c := range setup.Clients(setup.Env{}) {
+		o.Clients = append(o.Clients, tray.Client{Name: c.Name, Title: c.Title})
+	}
+	o.Connect = func(name string) (string, error) { return setup.Connect(cfg.Path, name) } // what `localrouter setup <name>` runs
 	if dir, err := os.UserConfigDir(); err != nil || cfg.Path != filepath.Join(dir, "localrouter", "config.yaml") {
 		o.LaunchArgs = []string{"--config", cfg.Path}
 	}

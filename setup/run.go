@@ -21,12 +21,13 @@ type Info struct {
 	Path string
 }
 
-// Clients lists every client setup knows, in the order the docs show.
+// Clients lists every client setup knows, in the order the docs show,
+// with the file each writes under env.Home (none when Home is empty).
 func Clients(env Env) []Info {
 	out := make([]Info, len(clients))
 	for i, c := range clients {
 		out[i] = Info{Name: c.name, Title: c.title}
-		if c.path != nil {
+		if c.path != nil && env.Home != "" {
 			out[i].Path = c.path(env)
 		}
 	}

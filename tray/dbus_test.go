@@ -46,12 +46,27 @@ func runFakeApp() int {
 	var clicks atomic.Int32
 	dashboard := func() string { return dashboardURL + strconv.Itoa(int(clicks.Add(1))) }
 	err := Run(ctx, newFakeCore(cfg, cancel), Options{LogPath: os.Getenv("TRAYTEST_LOG"), LaunchArgs: []string{"--config", cfg},
-		Dashboard: dashboard})
+		Dashboard: dashboard, Clients: []Client{{"codex", "Codex"}, {"aider", "Aider"}}, Connect: fakeConnect})
 	if errors.Is(err, ErrNoTray) {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
 	}
 	return 0
+}
+
+// fakeConnect records which client it was asked to connect in the file
+// $TRAYTEST_CONNECTED; aider fails.
+func fakeConnect(name string) (string, error) {
+	if name == "aider" {
+		return "", errors.New("~/.aider.conf.yml:3: did not find expected key")
+	}
+	f, err := os.OpenFile(os.Getenv("TRAYTEST_CONNECTED"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	_, err = fmt.Fprintln(f, name)
+	return "Wrote ~/.codex/config.toml.\nUndo: localrouter setup codex --undo", err
 }
 
 type appProc struct {
@@ -87,7 +102,7 @@ func startApp(t *testing.T, env ...string) *appProc {
 	os.WriteFile(p.cfg, []byte("notifications: true\n"), 0o600)
 	p.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	p.cmd.Env = append(os.Environ(), append([]string{"TRAYTEST_APP=1", "TRAYTEST_CONFIG=" + p.cfg,
-		"TRAYTEST_LOG=" + filepath.Join(dir, "localrouter.log")}, env...)...)
+		"TRAYTEST_LOG=" + filepath.Join(dir, "localrouter.log"), "TRAYTEST_CONNECTED=" + filepath.Join(dir, "connected.txt")}, env...)...)
 	p.cmd.Env = append(p.cmd.Env, traytest.RaceEnv)
 	p.cmd.Stderr = &p.stderr
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -200,7 +215,7 @@ func TestTrayOverDBus(t *testing.T) {
 		if m, err = c.Menu(); err != nil {
 			return false, err.Error()
 		}
-		return len(m.Children) == 18, fmt.Sprint(len(m.Children), " entries")
+		return len(m.Children) == 20, fmt.Sprint(len(m.Children), " entries")
 	})
 	for _, n := range m.Children {
 		got = append(got, entry{n.Label(), n.Type() == "separator", n.Enabled(), n.Checkable(), n.Checked()})
@@ -209,6 +224,7 @@ func TestTrayOverDBus(t *testing.T) {
 	want := []entry{
 		{"Remote · gemini-3-flash", false, false, false, false},
 		{"Strategy: remote, just now", false, false, false, false},
+		{"Today: no requests yet", false, false, false, false},
 		{"http://127.0.0.1:8080/v1", false, true, false, false},
 		sep,
 		{"Follow remote strategy", false, true, true, true},
@@ -221,6 +237,7 @@ func TestTrayOverDBus(t *testing.T) {
 		sep,
 		{"Refresh strategy now", false, true, false, false},
 		{"Open dashboard", false, true, false, false},
+		{"Connect a client…", false, true, false, false},
 		{"Open config", false, true, false, false},
 		{"Open log", false, true, false, false},
 		sep,
@@ -313,13 +330,34 @@ func TestTrayOverDBus(t *testing.T) {
 	c.ClickLabel(t, "Open dashboard")
 	waitFile(t, opened, "the dashboard again", func(b []byte, _ error) bool { return strings.Contains(string(b), dashboardURL+"2\n") })
 
+	// Connect a client…: its submenu lists the clients; each click runs
+	// Connect and says what it did, or why it could not.
+	c.WaitFor(t, waitLong, "the clients", func() (bool, string) {
+		m, err := c.Menu()
+		if err != nil {
+			return false, err.Error()
+		}
+		connect, _ := m.Find("Connect a client…")
+		got := fmt.Sprint(labels(connect.Children))
+		return got == "[Codex Aider]", got
+	})
+	c.ClickLabel(t, "Codex")
+	waitFile(t, filepath.Join(filepath.Dir(app.cfg), "connected.txt"), "the connect", func(b []byte, _ error) bool { return string(b) == "codex\n" })
+	notes.Wait(t, waitLong, func(n traytest.Notification) bool {
+		return n.Summary == "Codex connected" && strings.Contains(n.Body, "Undo: localrouter setup codex --undo")
+	})
+	c.ClickLabel(t, "Aider")
+	notes.Wait(t, waitLong, func(n traytest.Notification) bool {
+		return n.Summary == "Could not connect Aider" && strings.Contains(n.Body, "aider.conf.yml:3")
+	})
+
 	c.ClickLabel(t, "Quit")
 	if code := app.waitExit(t); code != 0 {
 		t.Errorf("exit status %d after Quit, want 0", code)
 	}
 	// One notification per event, none at start-up.
-	if n := len(notes.All()); n != 6 {
-		t.Errorf("%d notifications, want 6: %+v", n, notes.All())
+	if n := len(notes.All()); n != 8 {
+		t.Errorf("%d notifications, want 8: %+v", n, notes.All())
 	}
 }
 
@@ -412,4 +450,12 @@ func TestTrayRepeatedStartups(t *testing.T) {
 			w.Close()
 		})
 	}
+}
+
+func labels(ns []traytest.Node) []string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, n.Label())
+	}
+	return out
 }

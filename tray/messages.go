@@ -19,10 +19,17 @@ const (
 	strategyConfig    = "Strategy: config defaults"
 	strategyFailing   = "Strategy error: %s"
 	strategyNeverSeen = "never fetched"
-	ageJustNow        = "just now"
-	ageMinutes        = "%d min ago"
-	ageHours          = "%d h ago"
-	ageDays           = "%d d ago"
+	// The usage line: requests, tokens, local share, estimated savings.
+	usageToday    = "Today: %s · %s tokens · %d%% local · ≈ $%.2f saved"
+	usageRequests = "%d requests"
+	usageRequest  = "1 request"
+	usageNone     = "Today: no requests yet"
+	usageOff      = "Usage: not recorded (usage.enabled is off)"
+	usageFailing  = "Usage: not recorded: %s"
+	ageJustNow    = "just now"
+	ageMinutes    = "%d min ago"
+	ageHours      = "%d h ago"
+	ageDays       = "%d d ago"
 
 	menuListenTip  = "Click to copy the API address"
 	menuFollow     = "Follow remote strategy"
@@ -74,4 +81,13 @@ const (
 const (
 	menuDashboard    = "Open dashboard"
 	menuDashboardTip = "Open the request log, usage and health page in the browser"
+)
+
+// Connect a client… writes a coding tool's settings (DESIGN §13).
+const (
+	menuConnect       = "Connect a client…"
+	menuConnectTip    = "Point a coding tool at LocalRouter: writes its settings, keeping a backup"
+	menuConnectToTip  = "Write %s's settings so that it talks to LocalRouter"
+	noteConnected     = "%s connected"
+	noteConnectFailed = "Could not connect %s"
 )

@@ -11,6 +11,7 @@ type item int
 const (
 	itemTitle item = iota
 	itemStrategy
+	itemUsage
 	itemListen
 	itemFollow
 	itemLocal
@@ -20,6 +21,7 @@ const (
 	itemLaunch
 	itemRefresh
 	itemDashboard
+	itemConnect
 	itemConfig
 	itemLog
 	itemQuit
@@ -52,6 +54,7 @@ func menuModel(s State, now time.Time, launch bool) model {
 	m := model{Title: title, Icon: iconState(s)}
 	m.Rows[itemTitle] = row{Label: title}
 	m.Rows[itemStrategy] = row{Label: strategyLine(s, now)}
+	m.Rows[itemUsage] = row{Label: usageLine(s.Today)}
 	m.Rows[itemListen] = row{Label: s.Listen, Tooltip: menuListenTip, Enabled: s.Listen != ""}
 	m.Rows[itemFollow] = check(menuFollow, menuFollowTip, s.Override != OverrideLocal && s.Override != OverrideRemote)
 	m.Rows[itemLocal] = check(menuLocal, menuLocalTip, s.Override == OverrideLocal)
@@ -61,6 +64,7 @@ func menuModel(s State, now time.Time, launch bool) model {
 	m.Rows[itemLaunch] = check(menuLaunch, menuLaunchTip, launch)
 	m.Rows[itemRefresh] = row{Label: menuRefresh, Tooltip: menuRefreshTip, Enabled: s.StrategySource != "config" || s.StrategyError != ""}
 	m.Rows[itemDashboard] = row{Label: menuDashboard, Tooltip: menuDashboardTip, Enabled: s.Listen != ""}
+	m.Rows[itemConnect] = row{Label: menuConnect, Tooltip: menuConnectTip, Enabled: true}
 	m.Rows[itemConfig] = row{Label: menuConfig, Tooltip: menuConfigTip, Enabled: s.ConfigPath != ""}
 	m.Rows[itemLog] = row{Label: menuLog, Tooltip: menuLogTip, Enabled: true}
 	m.Rows[itemQuit] = row{Label: menuQuit, Tooltip: menuQuitTip, Enabled: true}

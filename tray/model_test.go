@@ -106,6 +106,7 @@ func TestMenuModelRows(t *testing.T) {
 		return []r{
 			{"Remote · gemini-3-flash", false, false},
 			{"Strategy: remote, 3 min ago", false, false},
+			{"Today: no requests yet", false, false},
 			{"http://127.0.0.1:8080/v1", true, false},
 			{"Follow remote strategy", true, override == OverrideAuto},
 			{"Force local", true, override == OverrideLocal},
@@ -115,6 +116,7 @@ func TestMenuModelRows(t *testing.T) {
 			{"Launch at login", true, launch},
 			{"Refresh strategy now", true, false},
 			{"Open dashboard", true, false},
+			{"Connect a client…", true, false},
 			{"Open config", true, false},
 			{"Open log", true, false},
 			{"Quit", true, false},

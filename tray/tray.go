@@ -3,6 +3,7 @@ package tray
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -36,6 +37,18 @@ type Options struct {
 	// (with server.api_key set it carries a fresh one-time token); default
 	// /ui/ at State.Listen's host.
 	Dashboard func() string
+	// Clients are the coding tools Connect a client… lists; clicking one
+	// calls Connect, which writes its settings as `localrouter setup`
+	// does and says what it wrote and how to undo it (shown as a
+	// notification). Without Connect the entry is hidden.
+	Clients []Client
+	Connect func(name string) (string, error)
+}
+
+// Client is one entry of Connect a client….
+type Client struct {
+	Name  string // what Connect gets: "codex"
+	Title string // what the menu shows: "Codex"
 }
 
 // refreshEvery re-reads the state without a change event, so the
@@ -119,6 +132,7 @@ func (a *app) onReady() {
 			a.items[i].Disable()
 		}
 	}
+	a.addClients()
 	go a.notify()
 	go a.loop()
 }
@@ -142,6 +156,7 @@ func (a *app) loop() {
 			a.update(false)
 		case <-a.items[itemTitle].ClickedCh: // disabled; drained all the same
 		case <-a.items[itemStrategy].ClickedCh:
+		case <-a.items[itemUsage].ClickedCh:
 		case <-a.items[itemListen].ClickedCh:
 			go a.copyListen(a.state.Listen)
 		case <-a.items[itemFollow].ClickedCh:
@@ -166,6 +181,7 @@ func (a *app) loop() {
 			go a.core.Refresh()
 		case <-a.items[itemDashboard].ClickedCh:
 			go a.openDashboard(a.state.Listen)
+		case <-a.items[itemConnect].ClickedCh: // opens its submenu
 		case <-a.items[itemConfig].ClickedCh:
 			go a.open(a.state.ConfigPath)
 		case <-a.items[itemLog].ClickedCh:
@@ -275,5 +291,46 @@ func (a *app) openDashboard(listen string) {
 func (a *app) copyListen(url string) {
 	if err := a.o.Copy(url); err != nil && !errors.Is(err, errNoClipboard) {
 		a.log.Warn("cannot copy the address", "err", err)
+	}
+}
+
+// addClients fills Connect a client…'s submenu, once: the list is fixed.
+// Each entry's clicks are received by a goroutine of its own, since the
+// loop's select cannot wait on a list; connecting makes no systray call.
+func (a *app) addClients() {
+	parent := a.items[itemConnect]
+	if a.o.Connect == nil || len(a.o.Clients) == 0 {
+		parent.Hide()
+		return
+	}
+	for _, c := range a.o.Clients {
+		it := parent.AddSubMenuItem(menuLabel(c.Title), fmt.Sprintf(menuConnectToTip, c.Title))
+		go func() {
+			for {
+				select {
+				case <-a.ctx.Done():
+					return
+				case <-it.ClickedCh:
+					go a.connect(c)
+				}
+			}
+		}()
+	}
+}
+
+// connect writes c's settings and says so; the user asked, so the note
+// shows whatever the notifications setting.
+func (a *app) connect(c Client) {
+	n := note{Title: fmt.Sprintf(noteConnected, c.Title)}
+	msg, err := a.o.Connect(c.Name)
+	if err != nil {
+		a.log.Warn("connect a client", "client", c.Name, "err", err)
+		n = note{Title: fmt.Sprintf(noteConnectFailed, c.Title), Body: err.Error()}
+	} else {
+		n.Body = msg
+	}
+	select {
+	case a.notes <- n:
+	case <-a.ctx.Done():
 	}
 }
