@@ -76,6 +76,23 @@ type State struct {
 	// Notifications reports whether desktop notifications are on (config
 	// "notifications"; it may change on reload).
 	Notifications bool
+	// Today is today's usage, for the line under the strategy's.
+	Today Today
+}
+
+// Today sums today's routed requests (DESIGN §12). The core reads it from
+// the usage store every few seconds, never per request.
+type Today struct {
+	// Off: usage.enabled is false. Error says why there are no records
+	// (the database cannot be opened or written).
+	Off   bool
+	Error string
+	// Requests is how many requests were routed today, Local how many of
+	// them went to the local side.
+	Requests, Local, Tokens int64
+	// SavedUSD is the estimated price the local answers would have cost
+	// remotely.
+	SavedUSD float64
 }
 
 // Route is one routing decision.
