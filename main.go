@@ -40,6 +40,9 @@ func run(args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "setup" {
 		return setup.Command(args[1:], stdout) // writes a client's config; needs no running LocalRouter
 	}
+	if len(args) > 0 && args[0] == "usage" {
+		return usageCommand(args[1:], stdout) // reads the usage database, the gateway running or not
+	}
 	check := len(args) > 0 && args[0] == "check"
 	if check {
 		args = args[1:]
@@ -84,7 +87,12 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := proxy.New(proxy.Options{Config: cfg, Version: version, Logger: log, Mock: *mockFlag, CacheDir: cacheDir, Watch: !check})
+	u := &usageStore{}
+	if !check {
+		u = openUsage(cfg, cacheDir, log)
+		defer u.close() // runs after srv.Run: the server has drained, so nothing queued is lost
+	}
+	srv, err := proxy.New(u.options(proxy.Options{Config: cfg, Version: version, Logger: log, Mock: *mockFlag, CacheDir: cacheDir, Watch: !check}))
 	if err != nil {
 		return err
 	}
@@ -107,7 +115,7 @@ func run(args []string, stdout io.Writer) error {
 		quit()
 	}()
 	if !*headless {
-		runTray(ctx, quit, srv, cfg, cacheDir, log) // on the main goroutine: macOS requires it
+		runTray(ctx, quit, srv, cfg, cacheDir, u, log) // on the main goroutine: macOS requires it
 	}
 	<-ctx.Done()
 	return <-errc

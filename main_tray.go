@@ -19,10 +19,12 @@ import (
 
 // runTray shows the tray until ctx ends or the user quits; without a tray
 // it warns once and returns, and the caller keeps serving.
-func runTray(ctx context.Context, quit context.CancelFunc, srv *proxy.Server, cfg *config.Config, cacheDir string, log *slog.Logger) {
+func runTray(ctx context.Context, quit context.CancelFunc, srv *proxy.Server, cfg *config.Config, cacheDir string, u *usageStore, log *slog.Logger) {
 	changes, unsubscribe := srv.Subscribe()
 	defer unsubscribe()
-	core := &trayCore{srv: srv, changes: changes, quit: quit, log: log}
+	day := &today{u: u, changed: make(chan struct{}, 1)}
+	go day.run(ctx)
+	core := &trayCore{srv: srv, changes: merge(ctx, changes, day.changed), quit: quit, log: log, today: day}
 	o := tray.Options{Logger: log, LogPath: logPath(cacheDir)}
 	for _, c := range setup.Clients(setup.Env{}) {
 		o.Clients = append(o.Clients, tray.Client{Name: c.Name, Title: c.Title})
@@ -42,6 +44,7 @@ type trayCore struct {
 	changes <-chan struct{}
 	quit    context.CancelFunc
 	log     *slog.Logger
+	today   *today
 }
 
 func (c *trayCore) State() tray.State {
@@ -58,7 +61,32 @@ func (c *trayCore) State() tray.State {
 	if f := st.LastFallback; f != nil {
 		s.FallbackAt, s.FallbackFrom, s.FallbackTo, s.FallbackErr = f.At, f.From, f.To, f.Err
 	}
+	if u := st.Usage; u != nil {
+		t := c.today.totals()
+		s.Today = tray.Today{Off: !u.Enabled, Error: u.Error, Notice: u.Notice, Requests: t.Requests, Local: t.LocalRequests,
+			Tokens: t.InputTokens + t.OutputTokens, SavedUSD: t.SavedUSD}
+	}
 	return s
+}
+
+// merge signals out whenever a or b signals, coalesced, until ctx ends.
+func merge(ctx context.Context, a, b <-chan struct{}) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-a:
+			case <-b:
+			}
+			select {
+			case out <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return out
 }
 
 func (c *trayCore) Changes() <-chan struct{}   { return c.changes }

@@ -122,7 +122,8 @@ type SessionsStatus struct {
 type UsageStatus struct {
 	Enabled bool   `json:"enabled"`
 	Path    string `json:"path,omitempty"`
-	Error   string `json:"error,omitempty"`
+	Error   string `json:"error,omitempty"`   // why records are not kept
+	Notice  string `json:"notice,omitempty"`  // what went wrong but is mended: a corrupt file moved aside
 	Dropped int64  `json:"dropped,omitempty"` // records lost to a full queue or a failed write
 }
 

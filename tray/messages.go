@@ -26,6 +26,7 @@ const (
 	usageNone     = "Today: no requests yet"
 	usageOff      = "Usage: not recorded (usage.enabled is off)"
 	usageFailing  = "Usage: not recorded: %s"
+	usageNotice   = "Usage: %s"
 	ageJustNow    = "just now"
 	ageMinutes    = "%d min ago"
 	ageHours      = "%d h ago"

@@ -87,6 +87,9 @@ type Today struct {
 	// (the database cannot be opened or written).
 	Off   bool
 	Error string
+	// Notice is a mended problem (a corrupt database moved aside), shown
+	// until there is something to count.
+	Notice string
 	// Requests is how many requests were routed today, Local how many of
 	// them went to the local side.
 	Requests, Local, Tokens int64

@@ -14,6 +14,8 @@ func usageLine(t Today) string {
 		return usageOff
 	case t.Error != "":
 		return fmt.Sprintf(usageFailing, truncate(t.Error, 60))
+	case t.Requests == 0 && t.Notice != "":
+		return fmt.Sprintf(usageNotice, truncate(t.Notice, 70))
 	case t.Requests == 0:
 		return usageNone
 	}
