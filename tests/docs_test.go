@@ -1,0 +1,591 @@
+package tests
+
+// Checks of the README front pages and docs/ by what they tell a reader to do.
+//
+//   - Every fenced yaml block loads. A block with any top-level key of
+//     LocalRouter's config (server, routing, providers, …) is a config
+//     snippet: it is pasted over the template a new user starts from
+//     (assets/config.yaml; mappings merged key by key, anything else
+//     replaced) and the result goes through config.Parse, strict decoding and
+//     validation included. Any other block must be a file named in
+//     foreignYAML (docker-compose, Continue's config, …) and parse as YAML.
+//   - The safe shell lines run, against the built binary, with HOME, the
+//     config and cache dirs in a temp dir and no provider key in the
+//     environment. Safe means offline and writing nothing outside that temp
+//     dir: in a ```sh block, `localrouter` or `./bin/localrouter` with
+//     --version, -version, check or setup … --print; and curl lines that call
+//     http://127.0.0.1:8080 and use no variable, pipe or redirection, sent to
+//     a LocalRouter started on the template config (as after `make run`),
+//     on a free port put in place of 8080, with --fail-with-body added so
+//     that an HTTP error fails the line. Everything else (make, systemctl,
+//     docker, servers, clients) is not run.
+//   - Every relative link and #anchor (in those, CONTRIBUTING.md and
+//     CHANGELOG.md) resolves to a file in the repository
+//     and a heading in it (anchors as GitHub makes them); README.md is at
+//     most 450 lines and links every docs/ page; README_zh.md links every
+//     docs/zh/ page and has the same ## and ### headings, in order, as
+//     README.md; docs/zh/ has the same pages as docs/, each with as many
+//     ## and ### headings as its English page.
+//
+// Markdown is read line by line rather than with a Markdown library: what
+// counts here (fences, ATX headings, inline links) is line-shaped, and the
+// anchors must be GitHub's, which no Go renderer's heading IDs match for
+// CJK and punctuation.
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/localrouter/localrouter/config"
+)
+
+// pendingFiles are linked from the docs before they exist: other work of
+// the same change makes them. A pending file that exists is checked like
+// any other.
+var pendingFiles = map[string]string{
+	"docs/dashboard.png": "the dashboard's screenshot (issue 12)",
+	"docs/usage.md":      "usage and dashboard (issue 12)",
+	"docs/zh/usage.md":   "usage and dashboard (issue 12)",
+	"docs/clients.md":    "localrouter setup (issue 15)",
+	"docs/zh/clients.md": "localrouter setup (issue 15)",
+}
+
+// foreignYAML names, by a top-level key only they have, the other programs'
+// YAML files the docs show. A sequence is taken for a fragment of one of
+// these files' lists (Continue's models, for one).
+var foreignYAML = map[string]string{
+	"services":       "docker-compose.yml",
+	"scrape_configs": "Prometheus",
+	"schema":         "Continue's config.yaml",
+	"apiVersion":     "Kubernetes",
+}
+
+// mdFile is one Markdown file of the docs, read line by line.
+type mdFile struct {
+	name     string // slash path from the repository root
+	lines    []string
+	blocks   []mdBlock
+	headings []mdHeading
+	links    []mdLink
+}
+
+type mdBlock struct {
+	lang string
+	line int // of the opening fence, 1-based
+	text string
+}
+
+type mdHeading struct {
+	level  int
+	text   string
+	anchor string
+	line   int
+}
+
+type mdLink struct {
+	target string
+	line   int
+}
+
+var (
+	fenceRE   = regexp.MustCompile("^(\\s*)(```+|~~~+)\\s*([A-Za-z0-9_+-]*)")
+	headingRE = regexp.MustCompile(`^(#{1,6})\s+(.*?)\s*#*\s*$`)
+	codeRE    = regexp.MustCompile("`+[^`]*`+")
+	linkRE    = regexp.MustCompile(`\]\(([^)\s]+)(?:\s+"[^"]*")?\)`)
+)
+
+func parseMarkdown(name string, data []byte) *mdFile {
+	f := &mdFile{name: name, lines: strings.Split(string(data), "\n")}
+	seen := map[string]int{}
+	var fence, indent string
+	var block *mdBlock
+	var body []string
+	for i, l := range f.lines {
+		if m := fenceRE.FindStringSubmatch(l); m != nil {
+			if block == nil {
+				fence, indent = m[2], m[1]
+				block = &mdBlock{lang: m[3], line: i + 1}
+				body = nil
+				continue
+			}
+			if strings.HasPrefix(strings.TrimSpace(l), fence) && strings.TrimSpace(l) == strings.Repeat(fence[:1], len(strings.TrimSpace(l))) {
+				block.text = strings.Join(body, "\n") + "\n"
+				f.blocks = append(f.blocks, *block)
+				block = nil
+				continue
+			}
+		}
+		if block != nil {
+			body = append(body, strings.TrimPrefix(l, indent))
+			continue
+		}
+		if m := headingRE.FindStringSubmatch(l); m != nil {
+			a := githubAnchor(m[2])
+			if n, ok := seen[a]; ok {
+				seen[a] = n + 1
+				a = fmt.Sprintf("%s-%d", a, n+1)
+			} else {
+				seen[a] = 0
+			}
+			f.headings = append(f.headings, mdHeading{level: len(m[1]), text: m[2], anchor: a, line: i + 1})
+		}
+		for _, m := range linkRE.FindAllStringSubmatch(codeRE.ReplaceAllString(l, ""), -1) {
+			f.links = append(f.links, mdLink{target: m[1], line: i + 1})
+		}
+	}
+	return f
+}
+
+// githubAnchor is the id GitHub gives a heading: lower case, letters,
+// digits, marks, '-' and '_' kept, spaces turned into '-', the rest dropped.
+func githubAnchor(text string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(text)) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// docFiles reads README*.md, CONTRIBUTING.md, CHANGELOG.md and every
+// Markdown file under docs/.
+func docFiles(t *testing.T) map[string]*mdFile {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(repoRoot, "README*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Their links point into the docs too.
+	names = append(names, filepath.Join(repoRoot, "CONTRIBUTING.md"), filepath.Join(repoRoot, "CHANGELOG.md"))
+	err = filepath.WalkDir(filepath.Join(repoRoot, "docs"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".md") {
+			names = append(names, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]*mdFile{}
+	for _, n := range names {
+		rel, err := filepath.Rel(repoRoot, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel = filepath.ToSlash(rel)
+		files[rel] = parseMarkdown(rel, readRepoFile(t, rel))
+	}
+	if len(files) < 3 {
+		t.Fatalf("found only %d docs files", len(files))
+	}
+	return files
+}
+
+func sortedNames(files map[string]*mdFile) []string {
+	var names []string
+	for n := range files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func TestDocsLinksResolve(t *testing.T) {
+	files := docFiles(t)
+	checked := 0
+	for _, name := range sortedNames(files) {
+		f := files[name]
+		for _, l := range f.links {
+			if strings.Contains(l.target, ":") { // http:, https:, mailto:
+				continue
+			}
+			target, anchor, _ := strings.Cut(l.target, "#")
+			dest := name
+			if target != "" {
+				dest = path.Clean(path.Join(path.Dir(name), target))
+				if dest == ".." || strings.HasPrefix(dest, "../") {
+					t.Errorf("%s:%d: %s leaves the repository", name, l.line, l.target)
+					continue
+				}
+				if _, err := os.Stat(filepath.Join(repoRoot, filepath.FromSlash(dest))); err != nil {
+					if _, ok := pendingFiles[dest]; !ok {
+						t.Errorf("%s:%d: %s: no such file %s", name, l.line, l.target, dest)
+					}
+					continue
+				}
+			}
+			checked++
+			if anchor == "" {
+				continue
+			}
+			g, ok := files[dest]
+			if !ok {
+				t.Errorf("%s:%d: %s: an anchor into %s, which is not a docs page", name, l.line, l.target, dest)
+				continue
+			}
+			if !slices.ContainsFunc(g.headings, func(h mdHeading) bool { return h.anchor == anchor }) {
+				t.Errorf("%s:%d: %s: %s has no heading #%s", name, l.line, l.target, dest, anchor)
+			}
+		}
+	}
+	t.Logf("%d relative links resolved", checked)
+	if checked < 100 {
+		t.Errorf("checked only %d links; want the docs' hundreds", checked)
+	}
+}
+
+func TestDocsFrontPage(t *testing.T) {
+	files := docFiles(t)
+	en, zh := files["README.md"], files["README_zh.md"]
+	if en == nil || zh == nil {
+		t.Fatal("README.md or README_zh.md is missing")
+	}
+	if n := len(en.lines) - 1; n > 450 {
+		t.Errorf("README.md has %d lines, want at most 450: move reference text to docs/", n)
+	}
+	linked := func(f *mdFile) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range f.links {
+			target, _, _ := strings.Cut(l.target, "#")
+			if target != "" && !strings.Contains(target, ":") {
+				m[path.Clean(path.Join(path.Dir(f.name), target))] = true
+			}
+		}
+		return m
+	}
+	enLinks, zhLinks := linked(en), linked(zh)
+	pages := 0
+	for _, name := range sortedNames(files) {
+		switch {
+		case strings.HasPrefix(name, "docs/zh/"):
+			if !zhLinks[name] {
+				t.Errorf("README_zh.md does not link %s", name)
+			}
+			if _, ok := files["docs/"+strings.TrimPrefix(name, "docs/zh/")]; !ok {
+				t.Errorf("%s has no English page docs/%s", name, strings.TrimPrefix(name, "docs/zh/"))
+			}
+		case strings.HasPrefix(name, "docs/"):
+			pages++
+			if !enLinks[name] {
+				t.Errorf("README.md does not link %s", name)
+			}
+			zname := "docs/zh/" + strings.TrimPrefix(name, "docs/")
+			if g, ok := files[zname]; !ok {
+				t.Errorf("%s has no Chinese page %s", name, zname)
+			} else if a, b := sectionLevels(files[name]), sectionLevels(g); !slices.Equal(a, b) {
+				t.Errorf("%s has %d ##/### headings, %s %d: keep them in step", name, len(a), zname, len(b))
+			}
+		}
+	}
+	if pages < 10 {
+		t.Errorf("docs/ has %d pages, want the reference's 10 at least", pages)
+	}
+	a, b := sectionLevels(en), sectionLevels(zh)
+	if !slices.Equal(a, b) {
+		t.Errorf("README.md's ##/### headings %v, README_zh.md's %v: keep the sections in step", headingTexts(en), headingTexts(zh))
+	}
+}
+
+// sectionLevels lists the levels of a page's ## and ### headings in order.
+func sectionLevels(f *mdFile) []int {
+	var levels []int
+	for _, h := range f.headings {
+		if h.level == 2 || h.level == 3 {
+			levels = append(levels, h.level)
+		}
+	}
+	return levels
+}
+
+func headingTexts(f *mdFile) []string {
+	var s []string
+	for _, h := range f.headings {
+		if h.level == 2 || h.level == 3 {
+			s = append(s, strings.Repeat("#", h.level)+" "+h.text)
+		}
+	}
+	return s
+}
+
+// configKeys are the top-level keys of LocalRouter's config file.
+func configKeys() map[string]bool {
+	keys := map[string]bool{}
+	ct := reflect.TypeFor[config.Config]()
+	for i := range ct.NumField() {
+		if k, _, _ := strings.Cut(ct.Field(i).Tag.Get("yaml"), ","); k != "" && k != "-" {
+			keys[k] = true
+		}
+	}
+	return keys
+}
+
+func TestDocsYAMLBlocksLoad(t *testing.T) {
+	// A snippet must load for anyone, whatever keys the caller exports.
+	for _, v := range []string{"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY"} {
+		t.Setenv(v, "")
+	}
+	var template yaml.Node
+	if err := yaml.Unmarshal(readRepoFile(t, "assets/config.yaml"), &template); err != nil {
+		t.Fatalf("assets/config.yaml: %v", err)
+	}
+	keys := configKeys()
+	files := docFiles(t)
+	configs, others := 0, 0
+	for _, name := range sortedNames(files) {
+		for _, b := range files[name].blocks {
+			if b.lang != "yaml" && b.lang != "yml" {
+				continue
+			}
+			where := fmt.Sprintf("%s:%d", name, b.line)
+			var doc yaml.Node
+			if err := yaml.Unmarshal([]byte(b.text), &doc); err != nil {
+				t.Errorf("%s: yaml block does not parse: %v", where, err)
+				continue
+			}
+			if len(doc.Content) == 0 {
+				t.Errorf("%s: empty yaml block", where)
+				continue
+			}
+			root := doc.Content[0]
+			if root.Kind == yaml.SequenceNode {
+				others++
+				continue
+			}
+			if root.Kind != yaml.MappingNode {
+				t.Errorf("%s: yaml block is neither a mapping nor a list", where)
+				continue
+			}
+			isConfig, foreign := false, ""
+			for i := 0; i < len(root.Content); i += 2 {
+				k := root.Content[i].Value
+				if keys[k] {
+					isConfig = true
+				}
+				if f, ok := foreignYAML[k]; ok {
+					foreign = f
+				}
+			}
+			switch {
+			case isConfig:
+				configs++
+				var merged yaml.Node
+				if err := copyNode(&merged, &template); err != nil {
+					t.Fatal(err)
+				}
+				mergeNode(merged.Content[0], root)
+				data, err := yaml.Marshal(&merged)
+				if err != nil {
+					t.Fatalf("%s: %v", where, err)
+				}
+				if _, err := config.Parse(data, where); err != nil {
+					t.Errorf("%s: this config snippet, pasted over the template, does not load:\n%s\n%v", where, b.text, err)
+				}
+			case foreign != "":
+				others++
+			default:
+				t.Errorf("%s: a yaml block that is neither LocalRouter's config (no key of %v at the top) nor a file in foreignYAML", where, slices.Sorted(maps.Keys(keys)))
+			}
+		}
+	}
+	t.Logf("%d config snippets loaded, %d other yaml blocks parsed", configs, others)
+	if configs < 10 {
+		t.Errorf("found %d config snippets (and %d other yaml blocks); the docs have more", configs, others)
+	}
+}
+
+// copyNode deep-copies src into dst through YAML, so the template is not
+// changed by a merge.
+func copyNode(dst, src *yaml.Node) error {
+	data, err := yaml.Marshal(src)
+	if err != nil {
+		return err
+	}
+	return yaml.Unmarshal(data, dst)
+}
+
+// mergeNode merges the mapping src into dst: a key both hold as a mapping is
+// merged, any other value of src replaces dst's or is added.
+func mergeNode(dst, src *yaml.Node) {
+	for i := 0; i < len(src.Content); i += 2 {
+		k, v := src.Content[i], src.Content[i+1]
+		found := false
+		for j := 0; j < len(dst.Content); j += 2 {
+			if dst.Content[j].Value != k.Value {
+				continue
+			}
+			found = true
+			if dv := dst.Content[j+1]; dv.Kind == yaml.MappingNode && v.Kind == yaml.MappingNode && len(v.Content) > 0 {
+				mergeNode(dv, v)
+			} else {
+				dst.Content[j+1] = v
+			}
+		}
+		if !found {
+			dst.Content = append(dst.Content, k, v)
+		}
+	}
+}
+
+// shellLine is one command of a ```sh block, continuation lines joined and
+// comments dropped.
+type shellLine struct {
+	where string
+	cmd   string
+}
+
+func shellLines(files map[string]*mdFile) []shellLine {
+	var lines []shellLine
+	for _, name := range sortedNames(files) {
+		for _, b := range files[name].blocks {
+			if b.lang != "sh" && b.lang != "bash" && b.lang != "shell" {
+				continue
+			}
+			sc := bufio.NewScanner(strings.NewReader(b.text))
+			n, cur, start := b.line, "", 0
+			for sc.Scan() {
+				n++
+				l := sc.Text()
+				if cur == "" {
+					start = n
+				}
+				if strings.HasSuffix(l, "\\") {
+					cur += strings.TrimSuffix(l, "\\") + " "
+					continue
+				}
+				cur += l
+				if inQuote(cur) { // a quoted argument goes on on the next line
+					cur += "\n"
+					continue
+				}
+				if c := stripComment(cur); c != "" {
+					lines = append(lines, shellLine{where: fmt.Sprintf("%s:%d", name, start), cmd: c})
+				}
+				cur = ""
+			}
+		}
+	}
+	return lines
+}
+
+// inQuote reports whether l ends inside a quoted string.
+func inQuote(l string) bool {
+	var q rune
+	for _, r := range l {
+		switch {
+		case q != 0:
+			if r == q {
+				q = 0
+			}
+		case r == '\'' || r == '"':
+			q = r
+		case r == '#' && q == 0:
+			return false
+		}
+	}
+	return q != 0
+}
+
+// stripComment drops a trailing # comment outside quotes.
+func stripComment(l string) string {
+	var q rune
+	for i, r := range l {
+		switch {
+		case q != 0:
+			if r == q {
+				q = 0
+			}
+		case r == '\'' || r == '"':
+			q = r
+		case r == '#' && (i == 0 || l[i-1] == ' '):
+			return strings.TrimSpace(l[:i])
+		}
+	}
+	return strings.TrimSpace(l)
+}
+
+var (
+	binLineRE  = regexp.MustCompile(`^(?:\./bin/)?localrouter (--version|-version|check(?: --config \S+)?|setup \S+(?: --model \S+)? --print(?: --model \S+)?)$`)
+	curlLineRE = regexp.MustCompile(`^curl .*http://127\.0\.0\.1:8080/`)
+)
+
+func TestDocsShellLinesRun(t *testing.T) {
+	files := docFiles(t)
+	var bins, curls []shellLine
+	for _, l := range shellLines(files) {
+		switch {
+		case binLineRE.MatchString(l.cmd):
+			bins = append(bins, l)
+		case curlLineRE.MatchString(l.cmd) && !strings.ContainsAny(l.cmd, "$|><`"):
+			curls = append(curls, l)
+		}
+	}
+	t.Logf("running %d localrouter and %d curl lines", len(bins), len(curls))
+	if len(bins) < 2 || len(curls) < 4 {
+		t.Fatalf("found %d localrouter and %d curl lines to run; the docs have more", len(bins), len(curls))
+	}
+
+	// A user's shell: the binary on PATH and at ./bin/localrouter, a home of
+	// its own, no keys.
+	env := userEnv(t)
+	home := strings.TrimPrefix(env[0], "HOME=")
+	work := filepath.Join(home, "work")
+	for _, d := range []string{filepath.Join(work, "bin"), filepath.Join(home, "path")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(binary, filepath.Join(d, "localrouter")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			env[i] = "PATH=" + filepath.Join(home, "path") + string(os.PathListSeparator) + strings.TrimPrefix(e, "PATH=")
+		}
+	}
+	sh := func(t *testing.T, l shellLine, cmdline string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "sh", "-c", cmdline)
+		cmd.Dir, cmd.Env = work, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %s: %v\n%s", l.where, l.cmd, err, out)
+		}
+	}
+	for _, l := range bins {
+		t.Run(l.where, func(t *testing.T) { sh(t, l, l.cmd) })
+	}
+
+	// The first request of the README, on the config make run creates.
+	tmpl := strings.Replace(string(readRepoFile(t, "assets/config.yaml")), "port: 8080", "port: PORT", 1)
+	path, port := writeConfig(t, tmpl)
+	p := startAt(t, path, port, env)
+	addr := strings.TrimPrefix(p.url, "http://")
+	for _, l := range curls {
+		t.Run(l.where, func(t *testing.T) {
+			cmd := strings.Replace(l.cmd, "curl ", "curl --fail-with-body --silent --show-error ", 1)
+			sh(t, l, strings.ReplaceAll(cmd, "127.0.0.1:8080", addr))
+		})
+	}
+}
