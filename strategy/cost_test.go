@@ -87,7 +87,7 @@ func TestRuleCostBombsRefused(t *testing.T) {
 	}
 }
 
-// The README's rules and other plausible ones stay well inside the limits.
+// The rules of docs/routing.md and other plausible ones stay well inside the limits.
 func TestRuleCostAccepted(t *testing.T) {
 	for _, when := range []string{
 		`has_images`,
