@@ -23,8 +23,9 @@ func editYAML(name string, data []byte, ops []op) ([]byte, error) {
 		doc = yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Tag: "!!map"}}}
 	}
 	root := doc.Content[0]
-	if root.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("setup: %s:%d: the document is not a mapping of keys", name, root.Line)
+	var probe map[string]any // what the tool reads: keys are strings
+	if root.Kind != yaml.MappingNode || root.Decode(&probe) != nil {
+		return nil, fmt.Errorf("setup: %s:%d: the document is not a mapping of named keys", name, root.Line)
 	}
 	changed := false
 	for _, o := range ops {
