@@ -3,8 +3,10 @@ package setup
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/localrouter/localrouter/config"
 )
@@ -13,6 +15,20 @@ import (
 // sets no context_window: what today's common local and remote coding
 // models hold.
 const defaultContext = 128000
+
+// mu serializes the reads and writes of clients' files, so two clicks in
+// the tray cannot interleave one file's backup and write.
+var mu sync.Mutex
+
+// resolve follows a symbolic link to the file it names: dotfiles managed
+// by a tool (stow, a dotfiles repository) stay links, and their target is
+// what gets edited and backed up.
+func resolve(path string) string {
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		return p
+	}
+	return path
+}
 
 // Info names a client.
 type Info struct {
@@ -64,7 +80,9 @@ func run(name string, t Target, env Env, write bool) (Result, error) {
 		r.Note = t.mask(c.paste(t, env))
 		return r, nil
 	}
-	r.Path = c.path(env)
+	mu.Lock()
+	defer mu.Unlock()
+	r.Path = resolve(c.path(env))
 	ch, err := readChange(r.Path)
 	if err != nil {
 		return r, err
@@ -98,7 +116,9 @@ func Undo(name string, env Env) (Result, error) {
 	if c.paste != nil {
 		return r, fmt.Errorf("setup: %s: %w: LocalRouter writes no file for it", c.name, ErrNothingToUndo)
 	}
-	r.Path = c.path(env)
+	mu.Lock()
+	defer mu.Unlock()
+	r.Path = resolve(c.path(env))
 	r.Backup, err = undo(r.Path)
 	r.Changed = err == nil
 	return r, err

@@ -413,3 +413,45 @@ func assertNoBackup(t *testing.T, path string) {
 		}
 	}
 }
+
+// TestSymlinkKept: a settings file that is a link into a dotfiles
+// repository stays a link; its target is edited, backed up and restored.
+func TestSymlinkKept(t *testing.T) {
+	env := testEnv(t)
+	target := filepath.Join(t.TempDir(), "dotfiles", "aider.conf.yml")
+	before := readTestdata(t, "aider", "before.yaml")
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(target, before, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(env.Home, ".aider.conf.yml")
+	if err := os.Symlink(target, link); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	if _, err := Apply("aider", testTarget(), env); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("%s is no longer a link: %v", link, err)
+	}
+	got, _ := os.ReadFile(link)
+	if want := readTestdata(t, "aider", "after.yaml"); !bytes.Equal(got, want) {
+		t.Errorf("through the link:\n%s\nwant\n%s", got, want)
+	}
+	if _, err := Undo("aider", env); err != nil {
+		t.Fatal(err)
+	}
+	assertFile(t, target, before, 0o644)
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("undo replaced the link: %v", err)
+	}
+}
+
+func TestYAMLAnchorNotQuoted(t *testing.T) {
+	_, err := editYAML("a.yml", []byte("openai-api-key: *sk-secret-name\n"), nil)
+	if err == nil || strings.Contains(err.Error(), "sk-secret-name") || !strings.Contains(err.Error(), "a.yml:1") {
+		t.Errorf("got %v, want an error at a.yml:1 that does not quote the alias", err)
+	}
+}

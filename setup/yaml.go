@@ -60,6 +60,9 @@ func yamlError(name string, err error) error {
 	// yaml.v3's parser names the 0-based line of the list or mapping the
 	// problem is in, and no line for the first (go-yaml/yaml#205; the
 	// config package reads them the same way).
+	if strings.HasPrefix(pe.Msg, "unknown anchor") {
+		pe.Msg = "an alias (*name) refers to an anchor (&name) that is not defined before it" // not the name: it may be a secret
+	}
 	if strings.HasPrefix(pe.Msg, "did not find expected") || strings.HasPrefix(pe.Msg, "found ") {
 		pe.Line++
 	}
