@@ -25,7 +25,7 @@ func runTray(ctx context.Context, quit context.CancelFunc, srv *proxy.Server, cf
 	day := &today{u: u, changed: make(chan struct{}, 1)}
 	go day.run(ctx)
 	core := &trayCore{srv: srv, changes: merge(ctx, changes, day.changed), quit: quit, log: log, today: day}
-	o := tray.Options{Logger: log, LogPath: logPath(cacheDir)}
+	o := tray.Options{Logger: log, LogPath: logPath(cacheDir), Dashboard: srv.DashboardURL}
 	for _, c := range setup.Clients(setup.Env{}) {
 		o.Clients = append(o.Clients, tray.Client{Name: c.Name, Title: c.Title})
 	}

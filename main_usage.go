@@ -80,6 +80,7 @@ func (u *usageStore) options(o proxy.Options) proxy.Options {
 		o.Usage = u.recorder // a nil *usage.Recorder would be a non-nil Recorder
 	}
 	o.Prices, o.UsageStatus = u.prices, u.status
+	o.UI = u.dashboard(o.Logger)
 	return o
 }
 

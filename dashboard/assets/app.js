@@ -50,6 +50,7 @@ function fmtInt(n) {
 function fmtUSD(v) {
   v = Number(v) || 0;
   if (v === 0) return "$0";
+  if (Math.abs(v) < 0.0001) return "<$0.0001";
   if (Math.abs(v) < 0.01) return "$" + v.toFixed(4);
   return "$" + v.toFixed(2);
 }
@@ -63,6 +64,7 @@ function fmtTime(t) {
   const d = new Date(t);
   return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 }
+const plural = (n, word) => fmtInt(n) + " " + word + (n === 1 ? "" : "s");
 const isError = (r) => r.status >= 400 || !!r.error;
 
 // ---- Tabs ----
@@ -104,12 +106,12 @@ function addOption(sel, set, v) {
 function rowFor(r) {
   const status = isError(r) ? "st-err" : "st-ok";
   const route = el("td", { class: "c-route" },
-    el("span", { class: "side " + (r.side || "none") }, r.side || "none"),
+    el("span", { class: "side " + (r.side || "none") }, r.side || "none"), " ",
     r.provider ? r.provider + "/" + r.model : (r.model || "—"));
-  if (r.fallback) route.append(el("span", { class: "tag" }, "fallback"));
-  if (r.stream) route.append(el("span", { class: "tag" }, "stream"));
+  if (r.fallback) route.append(" ", el("span", { class: "tag" }, "fallback"));
+  if (r.stream) route.append(" ", el("span", { class: "tag" }, "stream"));
   const tokens = el("td", { class: "num c-tokens" }, fmtInt(r.input_tokens) + " / " + fmtInt(r.output_tokens));
-  if (r.estimated) tokens.append(el("span", { class: "tag", title: "estimated: the upstream reported no usage" }, "≈"));
+  if (r.estimated) tokens.append(" ", el("span", { class: "tag", title: "estimated: the upstream reported no usage" }, "≈"));
   return el("tr", { "data-id": r.id, "data-side": r.side, "data-status": r.status },
     el("td", { class: "c-time" }, fmtTime(r.time)),
     el("td", { class: "c-client" }, r.client || "—"),
@@ -215,15 +217,18 @@ async function showDetail(id) {
 // barChart draws one group of bars per x label; series are stacked
 // (stack true) or side by side. Each rect carries data-series and data-x.
 function barChart(box, labels, series, opts) {
-  const W = 640, H = 200, L = 48, R = 8, T = 8, B = 22;
+  // Drawn at the box's own width, so that text is never stretched.
+  const W = Math.max(320, Math.round(box.clientWidth || 640)), H = 200, L = 56, R = 8, T = 8, B = 22;
   const stack = !!(opts && opts.stack);
   const fmt = (opts && opts.fmt) || fmtInt;
   const totals = labels.map((_, i) => stack ? series.reduce((s, se) => s + (se.values[i] || 0), 0)
     : Math.max(0, ...series.map((se) => se.values[i] || 0)));
   const max = Math.max(...totals, 0) || 1;
-  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img" });
+  const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img" });
   const y = (v) => T + (H - T - B) * (1 - v / max);
-  for (const f of [0, 0.5, 1]) {
+  // Counts get whole-number ticks only.
+  const ticks = fmt === fmtInt && max < 2 ? [0, 1] : [0, 0.5, 1];
+  for (const f of ticks) {
     root.append(svg("line", { x1: L, x2: W - R, y1: y(max * f), y2: y(max * f) }));
     const t = svg("text", { x: L - 4, y: y(max * f) + 3, "text-anchor": "end" });
     t.textContent = fmt(max * f);
@@ -306,7 +311,7 @@ async function loadUsage() {
     const t = u.totals;
     const share = t.requests ? Math.round(100 * t.local_requests / t.requests) + "%" : "—";
     $("#cards").replaceChildren(
-      card("Requests", fmtInt(t.requests), `${fmtInt(t.errors)} errors · ${fmtInt(t.fallbacks)} fallbacks`, "requests"),
+      card("Requests", fmtInt(t.requests), `${plural(t.errors, "error")} · ${plural(t.fallbacks, "fallback")}`, "requests"),
       card("Tokens", fmtInt(t.input_tokens + t.output_tokens), `${fmtInt(t.input_tokens)} in · ${fmtInt(t.output_tokens)} out`, "tokens"),
       card("Local", share, `${fmtInt(t.local_requests)} of ${fmtInt(t.requests)} requests`, "local"),
       card("Cost ≈", fmtUSD(t.cost_usd), "estimate", "cost"),
@@ -332,8 +337,9 @@ async function loadUsage() {
 async function loadHealth() {
   try {
     const [s, u] = await Promise.all([getJSON("/ui/api/status"), getJSON("/ui/api/usage?range=30d")]);
+    const [route, why] = (s.route || "none").split(/ \((.*)\)$/);
     $("#health-cards").replaceChildren(
-      card("Route now", s.route || "none", "for model auto", "route"),
+      card("Route now, for model auto", route, why || "", "route"),
       card("Side", s.side, s.override === "auto" ? "following the strategy" : "forced " + s.override, "side"),
       card("Local side", s.local_up ? (s.local_degraded ? "degraded" : "up") : "down", s.private ? "Local only is on" : "", "local"),
       card("Mock mode", s.mock ? "on" : "off", s.mock_reason || "", "mock"));

@@ -1,0 +1,22 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/localrouter/localrouter/dashboard"
+)
+
+// dashboard is the /ui page over the usage store and its live feed; with
+// usage off or broken the page says so and its Health page still works.
+func (u *usageStore) dashboard(log *slog.Logger) http.Handler {
+	o := dashboard.Options{Logger: log}
+	// Only set ones: a nil *usage.Store would be a non-nil dashboard.Store.
+	if u.store != nil {
+		o.Store = u.store
+	}
+	if u.recorder != nil {
+		o.Feed = u.recorder
+	}
+	return dashboard.New(o)
+}
