@@ -161,7 +161,8 @@ var clients = []client{
 		edit: editJSON,
 		ops: func(t Target) []op {
 			return []op{
-				upsert(field("baseUrl", t.v1()), obj{{"id", t.Model}, {"name", "LocalRouter " + t.Model}, {"baseUrl", t.v1()}, {"envKey", envKey}},
+				// Found by name, so a new port or model replaces the entry.
+				upsert(namePrefix("name", "LocalRouter "), obj{{"id", t.Model}, {"name", "LocalRouter " + t.Model}, {"baseUrl", t.v1()}, {"envKey", envKey}},
 					"modelProviders", "openai"),
 				set("openai", "security", "auth", "selectedType"),
 				set(t.Model, "model", "name"),

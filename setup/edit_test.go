@@ -2,6 +2,7 @@ package setup
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -102,5 +103,23 @@ func TestTargetFor(t *testing.T) {
 	cfg.Server.Host = "::1"
 	if u := TargetFor(cfg, "").URL; u != "http://[::1]:9090" {
 		t.Errorf("IPv6 host: %s", u)
+	}
+}
+
+// TestQwenEntryReplaced: a new port or model replaces LocalRouter's entry
+// in Qwen Code's list instead of adding a second one.
+func TestQwenEntryReplaced(t *testing.T) {
+	env, tgt := testEnv(t), testTarget()
+	if _, err := Apply("qwen-code", tgt, env); err != nil {
+		t.Fatal(err)
+	}
+	tgt.URL, tgt.Model = "http://127.0.0.1:9999", "local"
+	r, err := Apply("qwen-code", tgt, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(r.Path)
+	if n := strings.Count(string(b), `"envKey"`); n != 1 || !strings.Contains(string(b), "9999") {
+		t.Errorf("%d entries after a second setup on another port:\n%s", n, b)
 	}
 }

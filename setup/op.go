@@ -1,5 +1,7 @@
 package setup
 
+import "strings"
+
 // op is one setting LocalRouter owns in a client's file.
 type op struct {
 	// path is the keys from the document's root to the setting.
@@ -21,6 +23,15 @@ func del(path ...string) op { return op{path: path, del: true} }
 // upsert owns the element of the list at path that match accepts.
 func upsert(match func(any) bool, value any, path ...string) op {
 	return op{path: path, value: value, match: match}
+}
+
+// namePrefix returns a matcher for list elements whose key k starts with p.
+func namePrefix(k, p string) func(any) bool {
+	return func(e any) bool {
+		m, ok := e.(map[string]any)
+		s, _ := m[k].(string)
+		return ok && strings.HasPrefix(s, p)
+	}
 }
 
 // field returns a matcher for list elements whose key k is v.
