@@ -7,13 +7,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aymanbagabas/go-udiff"
 	"gopkg.in/yaml.v3"
 )
 
 // editYAML applies ops to a YAML document through yaml.v3's node tree,
 // which carries the user's comments, key order and scalar styles through
-// a re-encode. (Blank lines between entries are not in the tree: yaml.v3
-// drops them.) When nothing changes the file's own bytes come back.
+// a re-encode; the blank lines yaml.v3 drops are put back. When nothing
+// changes the file's own bytes come back.
 func editYAML(name string, data []byte, ops []op) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -47,7 +48,67 @@ func editYAML(name string, data []byte, ops []op) ([]byte, error) {
 	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("setup: %s: %w", name, err)
 	}
-	return b.Bytes(), nil
+	return keepBlankLines(data, b.Bytes()), nil
+}
+
+// keepBlankLines puts back the blank lines of old that yaml.v3's encoding,
+// out, dropped: out's changes are applied to old, except for removing
+// blank lines. Blank lines are content inside a block scalar (|, >), so the
+// result is kept only if it reads as the same document as out.
+func keepBlankLines(old, out []byte) []byte {
+	edits := udiff.Lines(string(old), string(out))
+	for i, e := range edits {
+		gone := string(old[e.Start:e.End])
+		lead := blankPrefix(gone)
+		if lead == gone {
+			// Only blank lines went: they separated what follows.
+			if len(blankSuffix(e.New)) < len(lead) {
+				e.New += lead
+			}
+		} else {
+			if len(blankPrefix(e.New)) < len(lead) {
+				e.New = lead + e.New
+			}
+			if trail := blankSuffix(gone); len(blankSuffix(e.New)) < len(trail) {
+				e.New += trail
+			}
+		}
+		edits[i] = e
+	}
+	merged, err := udiff.ApplyBytes(old, edits)
+	if err != nil {
+		return out
+	}
+	var a, b any
+	if yaml.Unmarshal(merged, &a) != nil || yaml.Unmarshal(out, &b) != nil || !reflect.DeepEqual(a, b) {
+		return out
+	}
+	return merged
+}
+
+// blankPrefix is the run of blank lines s starts with.
+func blankPrefix(s string) string {
+	n := 0
+	for {
+		i := strings.IndexByte(s[n:], '\n')
+		if i < 0 || strings.TrimSpace(s[n:n+i]) != "" {
+			return s[:n]
+		}
+		n += i + 1
+	}
+}
+
+// blankSuffix is the run of blank lines s ends with.
+func blankSuffix(s string) string {
+	end := len(s)
+	for end > 0 {
+		i := strings.LastIndexByte(s[:end-1], '\n')
+		if strings.TrimSpace(s[i+1:end]) != "" {
+			break
+		}
+		end = i + 1
+	}
+	return s[end:]
 }
 
 func yamlError(name string, err error) error {
