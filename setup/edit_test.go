@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/localrouter/localrouter/config"
+	"gopkg.in/yaml.v3"
 )
 
 func TestEditJSON(t *testing.T) {
@@ -121,5 +122,23 @@ func TestQwenEntryReplaced(t *testing.T) {
 	b, _ := os.ReadFile(r.Path)
 	if n := strings.Count(string(b), `"envKey"`); n != 1 || !strings.Contains(string(b), "9999") {
 		t.Errorf("%d entries after a second setup on another port:\n%s", n, b)
+	}
+}
+
+// TestYAMLBlankLines: blank lines between entries stay; a block scalar's
+// own blank lines stay content, no more and no fewer.
+func TestYAMLBlankLines(t *testing.T) {
+	in := "a: 1\n\nrules:\n  - |\n    one\n\n    three\n\n\nb: 2\n"
+	got, err := editYAML("c.yaml", []byte(in), []op{set("x", "a"), set("y", "c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "a: x\n\nrules:\n  - |\n    one\n\n    three\n\n\nb: 2\nc: y\n"
+	if string(got) != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	var v struct{ Rules []string }
+	if err := yaml.Unmarshal(got, &v); err != nil || len(v.Rules) != 1 || v.Rules[0] != "one\n\nthree\n" {
+		t.Errorf("the block scalar reads %q (%v)", v.Rules, err)
 	}
 }
