@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/localrouter/localrouter/usage"
 )
@@ -348,6 +349,7 @@ func TestDashboardLive(t *testing.T) {
 			t.Errorf("Usage card %s: %q, want %q (cards %v)", k, cards[k], v, cards)
 		}
 	}
+	usageCLIMatchesPage(t, b, in)
 	bars := eval[map[string]int64](t, b, "read the tokens chart", `(() => { const s = {}; for (const r of document.querySelectorAll("#chart-tokens rect.bar")) s[r.dataset.series] = (s[r.dataset.series] || 0) + Number(r.dataset.value); return s; })()`)
 	buckets, err := st.Summary(context.Background(), time.Date(y, m, d, 0, 0, 0, 0, time.Local), "side")
 	if err != nil {
@@ -407,5 +409,80 @@ func screenshot(t *testing.T, b *browser) {
 	}
 	if err := os.WriteFile(filepath.Join("..", "docs", "dashboard.png"), png, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// usageCLIMatchesPage compares `localrouter usage --since today --json`,
+// run while the gateway runs, with what the Usage page shows for Today:
+// the cards and the table by provider.
+func usageCLIMatchesPage(t *testing.T, b *browser, in instance) {
+	t.Helper()
+	type totals struct {
+		Requests      int64   `json:"requests"`
+		LocalRequests int64   `json:"local_requests"`
+		InputTokens   int64   `json:"input_tokens"`
+		OutputTokens  int64   `json:"output_tokens"`
+		CostUSD       float64 `json:"cost_usd"`
+		SavedUSD      float64 `json:"saved_usd"`
+	}
+	var cli struct {
+		Totals  totals
+		Buckets []struct {
+			Key, Side string
+			totals
+		}
+	}
+	out, err := run(t, in.env, "usage", "--config", in.path, "--since", "today", "--by", "provider", "--json")
+	if err != nil {
+		t.Fatalf("localrouter usage: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal([]byte(out), &cli); err != nil {
+		t.Fatalf("localrouter usage --json: %v\n%s", err, out)
+	}
+	cards := eval[map[string]string](t, b, "read the cards", `Object.fromEntries([...document.querySelectorAll("#cards .card")].map(c => [c.dataset.card, c.querySelector(".v").innerText]))`)
+	ct := cli.Totals
+	want := map[string]string{"requests": fmt.Sprint(ct.Requests), "tokens": fmt.Sprint(ct.InputTokens + ct.OutputTokens),
+		"local": fmt.Sprintf("%d%%", (200*ct.LocalRequests+ct.Requests)/(2*ct.Requests)), "cost": usd(ct.CostUSD), "saved": usd(ct.SavedUSD)}
+	if diff := cmp.Diff(want, cards); diff != "" {
+		t.Errorf("Usage cards for Today against localrouter usage --since today (-cli +page):\n%s", diff)
+	}
+	// By provider: the page sums each provider's sides into one row.
+	cliRows := map[string][]string{}
+	sums := map[string]*totals{}
+	for _, bk := range cli.Buckets {
+		if sums[bk.Key] == nil {
+			sums[bk.Key] = &totals{}
+		}
+		s := sums[bk.Key]
+		s.Requests += bk.Requests
+		s.InputTokens += bk.InputTokens
+		s.OutputTokens += bk.OutputTokens
+		s.CostUSD += bk.CostUSD
+		s.SavedUSD += bk.SavedUSD
+	}
+	for k, s := range sums {
+		cliRows[k] = []string{fmt.Sprint(s.Requests), fmt.Sprint(s.InputTokens), fmt.Sprint(s.OutputTokens), usd(s.CostUSD), usd(s.SavedUSD)}
+	}
+	page := eval[map[string][]string](t, b, "read the table by provider", `Object.fromEntries([...document.querySelectorAll("#by-provider tbody tr")].map(tr =>
+		[tr.dataset.key, [...tr.children].slice(2).map(td => td.innerText)]))`)
+	if len(cliRows) < 3 {
+		t.Errorf("localrouter usage --by provider lists %d providers, want 3: %s", len(cliRows), out)
+	}
+	if diff := cmp.Diff(cliRows, page); diff != "" {
+		t.Errorf("Usage by provider for Today against localrouter usage --since today --by provider (-cli +page):\n%s", diff)
+	}
+}
+
+// usd formats dollars as the page does.
+func usd(v float64) string {
+	switch {
+	case v == 0:
+		return "$0"
+	case v < 0.0001:
+		return "<$0.0001"
+	case v < 0.01:
+		return fmt.Sprintf("$%.4f", v)
+	default:
+		return fmt.Sprintf("$%.2f", v)
 	}
 }
