@@ -142,3 +142,14 @@ func TestYAMLBlankLines(t *testing.T) {
 		t.Errorf("the block scalar reads %q (%v)", v.Rules, err)
 	}
 }
+
+// TestParseErrorsQuoteNoValue: a key typed without quotes is not repeated
+// in the error, which reaches the terminal and the tray's notification.
+func TestParseErrorsQuoteNoValue(t *testing.T) {
+	for _, in := range []string{"{\n  \"apiKey\": sk-secret-token\n}", "{\"apiKey\": \"sk-secret-token\t\"}"} {
+		_, err := editJSON("s.json", []byte(in), nil)
+		if err == nil || strings.Contains(err.Error(), "sk-secret") {
+			t.Errorf("%q: %v", in, err)
+		}
+	}
+}

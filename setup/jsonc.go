@@ -46,6 +46,10 @@ func jsonError(name string, err error) error {
 			}
 		}
 	}
+	if strings.HasPrefix(msg, "invalid literal") {
+		// hujson quotes the literal, which may be a key typed without quotes.
+		msg = "invalid value: a string needs double quotes and valid escapes; other values are true, false, null or a number"
+	}
 	return &ParseError{Path: name, Line: line, Column: col, Msg: msg}
 }
 
