@@ -39,6 +39,9 @@ type Facts struct {
 	// ToolTurn reports whether the last message is a tool result: the
 	// request continues an agent's tool loop.
 	ToolTurn bool
+	// Opening reports a conversation's first turn: no model's answer in
+	// the history yet. Such a request starts its session afresh.
+	Opening bool
 	// Turns is the number of entries of the door's history array
 	// (messages, input items): where a session's turns on another model end.
 	Turns int
@@ -60,6 +63,13 @@ func (r *ChatCompletionRequest) Facts() Facts {
 	f := Facts{Messages: len(r.Messages), HasTools: len(r.Tools) > 0, Turns: len(r.Messages)}
 	if n := len(r.Messages); n > 0 {
 		f.ToolTurn = r.Messages[n-1].Role == "tool"
+	}
+	f.Opening = true
+	for i := range r.Messages {
+		switch r.Messages[i].Role {
+		case "assistant", "model", "tool":
+			f.Opening = false
+		}
 	}
 	for i := range r.Messages {
 		m := &r.Messages[i]

@@ -87,7 +87,7 @@ func TestFacts(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The session's facts have their own tests (prefix_test.go).
-			if diff := cmp.Diff(tt.want, r.Facts(), cmpopts.IgnoreFields(Facts{}, "Prefix", "ToolTurn", "Turns")); diff != "" {
+			if diff := cmp.Diff(tt.want, r.Facts(), cmpopts.IgnoreFields(Facts{}, "Prefix", "ToolTurn", "Turns", "Opening")); diff != "" {
 				t.Errorf("Facts() mismatch (-want +got):\n%s", diff)
 			}
 		})

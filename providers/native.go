@@ -89,11 +89,11 @@ type NativeRequest struct {
 	// them, so its client removes them; servers that do not check
 	// signatures take them as they are.
 	UnsignedThinking bool
-	// ForeignTurns: the first ForeignTurns entries of the history (messages,
-	// input items) were answered by another model of the session, whose
-	// thinking signatures and encrypted reasoning this upstream cannot
-	// read: they are removed on the way out (DESIGN §10).
-	ForeignTurns int
+	// Foreign reports the entries of the history (messages, input items)
+	// that another provider of the session answered, whose thinking
+	// signatures and encrypted reasoning this upstream cannot read: they
+	// are removed on the way out (DESIGN §10). Nil when there are none.
+	Foreign func(i int) bool
 }
 
 // NativeResponse is a non-streamed answer, as the upstream sent it.

@@ -20,6 +20,7 @@ type prefix struct {
 	seeded   bool
 	on       bool // the current message's text is being hashed
 	done     bool // the first user message is in
+	answered bool // the history holds a model's turn: the conversation is under way
 }
 
 func (p *prefix) seed() {
@@ -50,6 +51,9 @@ func (p *prefix) text(raw []byte) {
 // end closes a message: a system prompt or the first user message joins
 // the prefix; anything before them (an assistant greeting) does not.
 func (p *prefix) end(r role) {
+	if r == roleAssistant || r == roleTool {
+		p.answered = true
+	}
 	if !p.on {
 		return
 	}
@@ -94,6 +98,7 @@ const (
 	roleSystem
 	roleUser
 	roleTool
+	roleAssistant // or any model's item: a tool call, reasoning
 )
 
 // role scans a role value without allocating for the usual unescaped one.
@@ -119,6 +124,8 @@ func (s *scanner) role() (role, error) {
 		return roleUser, nil
 	case "tool":
 		return roleTool, nil
+	case "assistant", "model":
+		return roleAssistant, nil
 	}
 	return roleOther, nil
 }
@@ -136,6 +143,8 @@ func (x *Prefix) Message(roleName string, raw []byte) {
 		r = roleSystem
 	case "user":
 		r = roleUser
+	case "assistant", "tool":
+		r = roleAssistant
 	}
 	x.p.begin()
 	x.p.text(raw)
@@ -147,6 +156,9 @@ func (x *Prefix) Tool(raw []byte) { x.p.name(raw) }
 
 // Sum is the prefix, 0 without a user message.
 func (x *Prefix) Sum() uint64 { return x.p.sum() }
+
+// Opening reports a conversation's first turn: no model has answered yet.
+func (x *Prefix) Opening() bool { return !x.p.answered }
 
 // TextHash hashes raw text for Prefix.Message without keeping it.
 func TextHash(raw []byte) uint64 { return maphash.Bytes(prefixSeed, raw) }

@@ -22,7 +22,7 @@ func ParseRequest(body []byte) (*ChatCompletionRequest, error) {
 	if r.facts.Messages > 0 {
 		r.facts.EstTokens = estTokens(r.facts)
 	}
-	r.facts.Prefix, r.facts.Turns = s.pre.sum(), r.facts.Messages
+	r.facts.Prefix, r.facts.Turns, r.facts.Opening = s.pre.sum(), r.facts.Messages, !s.pre.answered
 	r.scanned = true
 	if s.modelAt >= 0 {
 		r.modelSpan = [2]int{s.modelAt, s.modelEnd}

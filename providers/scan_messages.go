@@ -45,7 +45,7 @@ func ScanMessages(body []byte) (*MessagesInfo, error) {
 	if info.Facts.Messages > 0 {
 		info.Facts.EstTokens = estTokens(info.Facts)
 	}
-	info.Facts.Prefix, info.Facts.ToolTurn = s.pre.sum(), info.LastIsToolResult
+	info.Facts.Prefix, info.Facts.ToolTurn, info.Facts.Opening = s.pre.sum(), info.LastIsToolResult, !s.pre.answered
 	return info, nil
 }
 

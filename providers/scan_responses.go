@@ -39,7 +39,7 @@ func ScanResponses(body []byte) (*ResponsesInfo, error) {
 	if info.Facts.Messages > 0 {
 		info.Facts.EstTokens = estTokens(info.Facts)
 	}
-	info.Facts.Prefix = s.pre.sum()
+	info.Facts.Prefix, info.Facts.Opening = s.pre.sum(), !s.pre.answered
 	return info, nil
 }
 
@@ -164,7 +164,7 @@ func (s *scanner) responsesItem() error {
 		return s.value()
 	})
 	if typ != "" && typ != "message" {
-		r = roleOther
+		r = roleAssistant // a tool call, its output, reasoning: the loop is under way
 	}
 	s.pre.end(r)
 	f.ToolTurn = typ == "function_call_output" || typ == "custom_tool_call_output"

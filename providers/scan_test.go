@@ -146,6 +146,8 @@ func referenceScan(body []byte) (r scanResult, isObject bool) {
 		bad("messages")
 	}
 	f.Messages, f.Turns = len(msgs), len(msgs)
+	answered := false
+	defer func() { f.Opening = !answered }()
 	for _, m := range msgs {
 		msg, ok := refObject(m)
 		if !ok {
@@ -171,6 +173,9 @@ func referenceScan(body []byte) (r scanResult, isObject bool) {
 			f.HasTools = true
 		}
 		f.ToolTurn = role == "tool"
+		if role == "assistant" || role == "model" || role == "tool" {
+			answered = true
+		}
 		calls, ok := refArray(msg["tool_calls"])
 		if !ok {
 			bad("messages")
@@ -428,6 +433,6 @@ func withoutPrefix(f Facts) Facts {
 
 // withoutSession is f without the facts sessions use.
 func withoutSession(f Facts) Facts {
-	f.Prefix, f.ToolTurn, f.Turns = 0, false, 0
+	f.Prefix, f.ToolTurn, f.Turns, f.Opening = 0, false, 0, false
 	return f
 }

@@ -199,7 +199,7 @@ func (s *Server) routingRequest(r *http.Request, endpoint, model string, stream 
 		EstTokens: f.EstTokens, HasImages: f.HasImages, HasTools: f.HasTools,
 		Endpoint: endpoint, Client: clientOf(r.Header.Get("User-Agent")),
 		Header: strategy.HeaderFunc(r.Header),
-		Prefix: f.Prefix, ToolTurn: f.ToolTurn, Turns: f.Turns,
+		Prefix: f.Prefix, ToolTurn: f.ToolTurn, Turns: f.Turns, Opening: f.Opening,
 	}
 }
 
@@ -272,8 +272,8 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, st *state, d do
 			"provider "+dec.Provider+" is not available")
 	}
 	var err error
-	n, native := p.(providers.Native)
 	c.dec = dec
+	n, native := p.(providers.Native)
 	switch {
 	case native && d.native() != "" && n.Speaks(d.native()):
 		err = s.passThrough(w, r, n, d, dec.Model, c, rec)
@@ -354,7 +354,10 @@ func (s *Server) passThrough(w http.ResponseWriter, r *http.Request, n providers
 		return err
 	}
 	req := providers.NativeRequest{Protocol: d.native(), Path: c.path, Query: r.URL.RawQuery, Body: body, Header: r.Header,
-		UnsignedThinking: c.unsignedThinking, ForeignTurns: c.dec.ForeignTurns}
+		UnsignedThinking: c.unsignedThinking}
+	if c.dec.Mixed() {
+		req.Foreign = c.dec.Foreign
+	}
 	if !c.stream {
 		resp, err := n.Forward(r.Context(), req, nil)
 		if err != nil {

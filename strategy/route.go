@@ -89,6 +89,10 @@ type Request struct {
 	Prefix   uint64
 	ToolTurn bool
 	Turns    int
+	// Opening: the conversation's first turn, which starts a session keyed
+	// by its prefix afresh (a new conversation that opens with the same
+	// words as an old one is a new one).
+	Opening bool
 }
 
 // Live is what changes while a configuration runs. The caller reads each
@@ -120,11 +124,10 @@ type Decision struct {
 	// Private is true when the request must stay local: it never falls
 	// back to the other side.
 	Private bool
-	// ForeignTurns: the first ForeignTurns entries of the request's history
-	// were answered by another model of its session (session.go). What only
-	// that model can read (thinking signatures, encrypted reasoning) must be
-	// removed from them on the way out.
-	ForeignTurns int
+	// history says who answered the request's history in its session
+	// (session.go; read with Foreign); nil outside a session. A pointer,
+	// so that a Decision stays comparable; shared, never changed.
+	history *[]Stint
 	// hold is how far a running session may keep its route over this one.
 	hold hold
 }
@@ -495,8 +498,7 @@ func (e *Engine) Fallback(r *Request, d Decision, live Live) (Decision, bool) {
 	if err != nil || (alt.Provider == d.Provider && alt.Model == d.Model) {
 		return Decision{}, false
 	}
-	e.moveSession(r, live, alt)
-	alt.ForeignTurns = r.Turns
+	alt.history = e.moveSession(r, live, d, alt)
 	return alt, true
 }
 

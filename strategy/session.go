@@ -49,12 +49,43 @@ func sessionKey(r *Request) SessionKey {
 
 func (k SessionKey) ok() bool { return k.ID != "" || k.Prefix != 0 }
 
-// sessionRoute is where a session goes, and since when: the first since
-// entries of its history were answered elsewhere.
+// sessionRoute is where a session goes, and who answered its history.
 type sessionRoute struct {
 	side            Side
 	provider, model string
-	since           int
+	stints          *[]Stint // never changed once stored: a Decision shares it
+}
+
+// Stint is a stretch of a session's history one provider answered: the
+// entries from From on, up to the next stint's From.
+type Stint struct {
+	Provider string
+	From     int
+}
+
+// maxStints bounds what a session remembers of its moves; older stints
+// merge into one of an unknown provider, foreign to every provider.
+const maxStints = 8
+
+// moved returns r's stints with a new one for provider from entry from.
+func (r sessionRoute) moved(provider string, from int) *[]Stint {
+	if r.stints == nil {
+		// A new session; or one first seen mid-conversation (after a
+		// restart), whose history is taken to be its provider's, as it
+		// most likely is and as before sessions were kept.
+		return &[]Stint{{Provider: provider}}
+	}
+	old := *r.stints
+	if old[len(old)-1].Provider == provider {
+		return r.stints
+	}
+	s := make([]Stint, 0, len(old)+1)
+	s = append(append(s, old...), Stint{Provider: provider, From: from})
+	if len(s) > maxStints {
+		s = s[len(s)-maxStints:]
+		s[0] = Stint{}
+	}
+	return &s
 }
 
 func (r sessionRoute) is(d Decision) bool {
@@ -181,21 +212,21 @@ func (e *Engine) session(r *Request, live Live, fresh Decision) Decision {
 	}
 	now := live.Sessions.now()
 	prev, ok := live.Sessions.get(k, now)
-	if !ok {
-		live.Sessions.put(k, sessionRoute{side: fresh.Side, provider: fresh.Provider, model: fresh.Model}, now)
+	if !ok || r.Session == "" && r.Opening {
+		prev, ok = sessionRoute{}, false
+	} else if prev.is(fresh) {
+		fresh.history = prev.stints
 		return fresh
-	}
-	if prev.is(fresh) {
-		fresh.ForeignTurns = prev.since
-		return fresh
-	}
-	if d, ok := e.keep(r, live, fresh, prev); ok {
-		d.ForeignTurns = prev.since
+	} else if d, ok := e.keep(r, live, fresh, prev); ok {
+		d.history = prev.stints
 		return d
 	}
-	fresh.Reason += ", session moved"
-	live.Sessions.put(k, sessionRoute{side: fresh.Side, provider: fresh.Provider, model: fresh.Model, since: r.Turns}, now)
-	fresh.ForeignTurns = r.Turns
+	if ok {
+		fresh.Reason += ", session moved"
+	}
+	next := sessionRoute{side: fresh.Side, provider: fresh.Provider, model: fresh.Model, stints: prev.moved(fresh.Provider, r.Turns)}
+	live.Sessions.put(k, next, now)
+	fresh.history = next.stints
 	return fresh
 }
 
@@ -228,12 +259,49 @@ func (e *Engine) keep(r *Request, live Live, fresh Decision, prev sessionRoute) 
 	return d, true
 }
 
-// moveSession records that r's session went where alt took it: a fallback
-// moves the session with it, once.
-func (e *Engine) moveSession(r *Request, live Live, alt Decision) {
+// moveSession records that r's session, which d routed, went where alt
+// took it: a fallback moves the session with it, once. It returns alt's
+// history.
+func (e *Engine) moveSession(r *Request, live Live, d, alt Decision) *[]Stint {
 	k := sessionKey(r)
 	if e.t.Sessions == SessionsOff || live.Sessions == nil || !k.ok() {
-		return
+		return nil
 	}
-	live.Sessions.put(k, sessionRoute{side: alt.Side, provider: alt.Provider, model: alt.Model, since: r.Turns}, live.Sessions.now())
+	prev := sessionRoute{stints: d.history}
+	if r.Opening {
+		prev.stints = nil // a first turn's history is the client's own
+	}
+	next := sessionRoute{side: alt.Side, provider: alt.Provider, model: alt.Model, stints: prev.moved(alt.Provider, r.Turns)}
+	live.Sessions.put(k, next, live.Sessions.now())
+	return next.stints
+}
+
+// Foreign reports whether entry i of the request's history was answered
+// by another provider than d's (DESIGN §10): what only that provider can
+// read (thinking signatures, encrypted reasoning) must not reach d's. An
+// entry of unknown authorship is foreign.
+func (d Decision) Foreign(i int) bool {
+	if d.history == nil {
+		return false
+	}
+	h := *d.history
+	for j := len(h) - 1; j >= 0; j-- {
+		if h[j].From <= i {
+			return h[j].Provider != d.Provider
+		}
+	}
+	return false
+}
+
+// Mixed reports whether any of the history was answered elsewhere.
+func (d Decision) Mixed() bool {
+	if d.history == nil {
+		return false
+	}
+	for _, s := range *d.history {
+		if s.Provider != d.Provider {
+			return true
+		}
+	}
+	return false
 }

@@ -74,11 +74,38 @@ func TestSessionsFollow(t *testing.T) {
 	if d.Side != Local || !strings.HasSuffix(d.Reason, "session moved") {
 		t.Errorf("the next user turn: %s, want the strategy's local route, session moved", d)
 	}
-	if d.ForeignTurns != a.turns {
-		t.Errorf("ForeignTurns %d, want %d: the history so far was answered remote", d.ForeignTurns, a.turns)
+	moved := a.turns
+	if !d.Mixed() || !d.Foreign(moved-1) || d.Foreign(moved) {
+		t.Errorf("after the move at entry %d: Mixed %v, Foreign(%d) %v, Foreign(%d) %v; want the history before it foreign",
+			moved, d.Mixed(), moved-1, d.Foreign(moved-1), moved, d.Foreign(moved))
 	}
-	if d := decideOK(t, e, a.next(true), live); d.Side != Local || d.ForeignTurns != a.turns-2 {
-		t.Errorf("the turn after the move: %s with ForeignTurns %d, want local, %d", d, d.ForeignTurns, a.turns-2)
+	if d := decideOK(t, e, a.next(true), live); d.Side != Local || !d.Foreign(moved-1) || d.Foreign(moved+1) {
+		t.Errorf("the turn after the move: %s, Foreign(%d) %v, Foreign(%d) %v", d, moved-1, d.Foreign(moved-1), moved+1, d.Foreign(moved+1))
+	}
+}
+
+// TestSessionHistoryByProvider: after local and back, each provider's own
+// turns are its own and the other's foreign, so Anthropic gets its own
+// thinking signatures back and never a local model's.
+func TestSessionHistoryByProvider(t *testing.T) {
+	e, _ := NewEngine(engineTable())
+	live := Live{Strategy: toRemote, Sessions: NewSessions(0, 0)}
+	a := &convo{id: "a"}
+	r := a.next(false)
+	r.Opening = true
+	if d := decideOK(t, e, r, live); d.Mixed() {
+		t.Errorf("a first turn is not mixed: %s", d)
+	}
+	decideOK(t, e, a.next(false), live) // entries 0..3 remote's
+	live.Override = Local
+	decideOK(t, e, a.next(false), live) // from 6 local's
+	decideOK(t, e, a.next(false), live)
+	live.Override = Remote
+	d := decideOK(t, e, a.next(false), live) // from 10 remote's again
+	for i, want := range map[int]bool{1: false, 5: false, 6: true, 9: true, 10: false} {
+		if got := d.Foreign(i); got != want {
+			t.Errorf("entry %d foreign to %s: %v, want %v", i, d.Provider, got, want)
+		}
 	}
 }
 

@@ -370,6 +370,10 @@ type lrStatus struct {
 		Error string `json:"error"`
 	} `json:"last_fallback"`
 	ConfigError string `json:"config_error"`
+	Sessions    struct {
+		Mode  string `json:"mode"`
+		Count int    `json:"count"`
+	} `json:"sessions"`
 }
 
 func decodeStatus(t *testing.T, r result) lrStatus {

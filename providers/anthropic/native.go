@@ -18,11 +18,11 @@ func (c *Client) Speaks(p providers.Protocol) bool { return p == providers.Proto
 // and the answer comes back as the API sent it.
 func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
 	if req.UnsignedThinking {
-		body, err := stripHistoryThinking(req.Body, true, req.ForeignTurns)
+		body, err := stripHistoryThinking(req.Body, true, req.Foreign)
 		if err != nil {
 			return nil, &providers.RequestError{Param: "messages", Msg: err.Error()}
 		}
-		req.Body, req.UnsignedThinking, req.ForeignTurns = body, false, 0
+		req.Body, req.UnsignedThinking, req.Foreign = body, false, nil
 	}
 	return Forward(ctx, c.up, strings.TrimSuffix(c.url, "/v1/messages"), req, out)
 }
@@ -31,12 +31,12 @@ func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out c
 // unsigned, the blocks with no signature, which another model (a local
 // one, through the translator) wrote and Anthropic refuses with 400 as it
 // cannot verify them; and every thinking and redacted_thinking block of the
-// first foreign messages, which another provider of the session signed
+// messages foreign reports, which another provider of the session signed
 // (DESIGN §10). When that leaves the last assistant turn of a tool loop
 // without thinking while thinking is on, thinking is turned off for this
 // request, since Anthropic requires such a turn to start with a thinking
 // block. An assistant turn left empty is dropped.
-func stripHistoryThinking(body []byte, unsigned bool, foreign int) ([]byte, error) {
+func stripHistoryThinking(body []byte, unsigned bool, foreign func(int) bool) ([]byte, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
 		return nil, err
@@ -65,7 +65,7 @@ func stripHistoryThinking(body []byte, unsigned bool, foreign int) ([]byte, erro
 			json.Unmarshal(b, &head)
 			switch head.Type {
 			case "thinking", "redacted_thinking":
-				if i < foreign || unsigned && head.Type == "thinking" && head.Signature == "" {
+				if foreign != nil && foreign(i) || unsigned && head.Type == "thinking" && head.Signature == "" {
 					continue
 				}
 				thinking = true
@@ -101,8 +101,8 @@ func stripHistoryThinking(body []byte, unsigned bool, foreign int) ([]byte, erro
 // upstream that serves Messages uses it: Anthropic itself, and Ollama, LM
 // Studio or vLLM marked with protocols: [anthropic].
 func Forward(ctx context.Context, up *providers.Upstream, root string, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
-	if req.ForeignTurns > 0 {
-		body, err := stripHistoryThinking(req.Body, false, req.ForeignTurns)
+	if req.Foreign != nil {
+		body, err := stripHistoryThinking(req.Body, false, req.Foreign)
 		if err != nil {
 			return nil, &providers.RequestError{Param: "messages", Msg: err.Error()}
 		}

@@ -75,8 +75,13 @@ func refChatFacts(body []byte) (*ChatInfo, error) {
 	info := &ChatInfo{Model: in.Model, Stream: in.Stream == nil || *in.Stream, Load: len(in.Messages) == 0}
 	f := &info.Facts
 	f.Messages, f.Turns = len(in.Messages), len(in.Messages)
+	answered := false
+	defer func() { f.Opening = !answered }()
 	for _, m := range in.Messages {
 		f.ToolTurn = strings.EqualFold(m.Role, "tool")
+		if m.Role == "assistant" || m.Role == "tool" {
+			answered = true
+		}
 		f.PromptChars += count(m.Content) + count(m.Thinking)
 		for _, img := range m.Images {
 			if img != nil && *img != "" {

@@ -109,7 +109,7 @@ func ScanChat(body []byte) (*ChatInfo, error) {
 	for _, t := range in.Tools {
 		f.ToolChars += int(t.Function.Name.n+t.Function.Description) + int(t.Function.Parameters)
 	}
-	f.Prefix = pre.Sum()
+	f.Prefix, f.Opening = pre.Sum(), pre.Opening()
 	if len(in.Tools) > 0 {
 		f.HasTools = true
 	}

@@ -113,8 +113,8 @@ func (*responsesRelay) End(dst [][]byte) ([][]byte, error) { return dst, errResp
 // forwardResponses sends a Responses request to the upstream's
 // <base_url>/responses.
 func (c *Client) forwardResponses(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
-	if req.ForeignTurns > 0 {
-		body, err := dropForeignReasoning(req.Body, req.ForeignTurns)
+	if req.Foreign != nil {
+		body, err := dropForeignReasoning(req.Body, req.Foreign)
 		if err != nil {
 			return nil, &providers.RequestError{Param: "input", Msg: err.Error()}
 		}
@@ -124,12 +124,12 @@ func (c *Client) forwardResponses(ctx context.Context, req providers.NativeReque
 	return providers.ForwardNative(ctx, c.up, base+strings.TrimPrefix(req.Path, "/v1"), req, out, responsesWire{})
 }
 
-// dropForeignReasoning removes the reasoning items from the first foreign
-// input items, which another provider of the session wrote (DESIGN §10):
+// dropForeignReasoning removes the reasoning items foreign reports, which
+// another provider of the session wrote (DESIGN §10):
 // their encrypted_content is sealed for that provider, and an item id it
 // issued is unknown here, so either would fail the whole request. Their
 // answers and tool calls stay.
-func dropForeignReasoning(body []byte, foreign int) ([]byte, error) {
+func dropForeignReasoning(body []byte, foreign func(int) bool) ([]byte, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(body, &top); err != nil {
 		return nil, err
@@ -147,7 +147,7 @@ func dropForeignReasoning(body []byte, foreign int) ([]byte, error) {
 		var head struct {
 			Type string `json:"type"`
 		}
-		if i < foreign && json.Unmarshal(it, &head) == nil && head.Type == "reasoning" {
+		if foreign(i) && json.Unmarshal(it, &head) == nil && head.Type == "reasoning" {
 			continue
 		}
 		kept = append(kept, it)
