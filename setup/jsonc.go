@@ -18,6 +18,9 @@ func editJSON(name string, data []byte, ops []op) ([]byte, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		data = []byte("{}\n")
 	}
+	if _, err := hujson.Parse(data); err != nil {
+		return nil, jsonError(name, err)
+	}
 	for _, o := range ops {
 		v, err := hujson.Parse(data)
 		if err != nil {
@@ -29,7 +32,7 @@ func editJSON(name string, data []byte, ops []op) ([]byte, error) {
 		}
 	}
 	if _, err := hujson.Parse(data); err != nil {
-		return nil, fmt.Errorf("setup: %s: the edit broke the file (a LocalRouter bug; nothing written): %w", name, err)
+		return nil, fmt.Errorf("setup: the edit broke %s (a LocalRouter bug; nothing written): %w", name, jsonError(name, err))
 	}
 	return data, nil
 }
