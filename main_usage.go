@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -208,7 +209,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	var err error
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		var n int
-		if _, err = fmt.Sscanf(days, "%d", &n); err == nil && n >= 0 {
+		if n, err = strconv.Atoi(days); err == nil && n >= 0 {
 			d = time.Duration(n) * 24 * time.Hour
 		} else {
 			err = errors.New("bad day count")

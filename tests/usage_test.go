@@ -303,6 +303,26 @@ func TestUsageBrokenDatabase(t *testing.T) {
 		}
 	})
 
+	t.Run("disabled", func(t *testing.T) {
+		path, port := writeConfig(t, usageConfig(local, remote, "  enabled: false\n"))
+		env := userEnv(t)
+		db := filepath.Join(envValue(env, "XDG_CACHE_HOME"), "localrouter", "usage.db")
+		p := startAt(t, path, port, env)
+		if status, body := call(t, p, "/v1/chat/completions", hello); status != 200 {
+			t.Fatalf("%d %s", status, body)
+		}
+		if u, _ := status(t, p)["usage"].(map[string]any); u["enabled"] != false || u["error"] != nil {
+			t.Errorf("/health usage = %v, want disabled, no error", u)
+		}
+		if _, err := os.Stat(db); !os.IsNotExist(err) {
+			t.Errorf("usage.enabled: false, yet %s exists (%v)", db, err)
+		}
+		// /metrics still counts.
+		if got := sumOf(awaitRequests(t, p, "", 1), "localrouter_requests_total", nil); got != 1 {
+			t.Errorf("/metrics with usage off: %v requests, want 1", got)
+		}
+	})
+
 	t.Run("cache dir not writable", func(t *testing.T) {
 		path, port := writeConfig(t, usageConfig(local, remote, ""))
 		env := userEnv(t)
@@ -376,17 +396,7 @@ func TestMetricsEndToEnd(t *testing.T) {
 		t.Errorf("/metrics without the api_key: %d, want 401", resp.StatusCode)
 	}
 
-	var samples model.Vector
-	deadline := time.Now().Add(10 * time.Second)
-	poll := time.NewTicker(20 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		samples = scrapeMetrics(t, p, "gw-secret")
-		if sumOf(samples, "localrouter_requests_total", nil) == 30 || time.Now().After(deadline) {
-			break
-		}
-		<-poll.C
-	}
+	samples := awaitRequests(t, p, "gw-secret", 30)
 	checks := []struct {
 		name   string
 		labels map[string]string
@@ -414,6 +424,22 @@ func TestMetricsEndToEnd(t *testing.T) {
 	}
 	if sumOf(samples, "go_goroutines", nil) == 0 {
 		t.Error("no Go runtime metrics")
+	}
+}
+
+// awaitRequests scrapes /metrics until it counts n requests (a handler
+// counts its request just after the answer's last byte) or 10 s pass.
+func awaitRequests(t *testing.T, p *proc, key string, n float64) model.Vector {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		samples := scrapeMetrics(t, p, key)
+		if sumOf(samples, "localrouter_requests_total", nil) == n || time.Now().After(deadline) {
+			return samples
+		}
+		<-poll.C
 	}
 }
 
