@@ -206,7 +206,7 @@ func TestMetricsCountRequests(t *testing.T) {
 	deadline := time.Now().Add(hangGuard)
 	poll := time.NewTicker(5 * time.Millisecond)
 	defer poll.Stop()
-	var m map[string]*dto
+	var m map[string]*family
 	for {
 		m = scrape(t, gw.URL, "gw-key")
 		if sum(m, "localrouter_requests_total", nil) == 6 || time.Now().After(deadline) {
@@ -241,13 +241,13 @@ func TestMetricsCountRequests(t *testing.T) {
 
 func near(a, b float64) bool { return a-b < 1e-12 && b-a < 1e-12 }
 
-// dto is one metric family as parsed.
-type dto = struct {
+// family is one metric's samples, as parsed.
+type family struct {
 	samples []*model.Sample
 }
 
 // scrape fetches /metrics and parses it with the Prometheus text parser.
-func scrape(t *testing.T, url, key string) map[string]*dto {
+func scrape(t *testing.T, url, key string) map[string]*family {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, url+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer "+key)
@@ -260,7 +260,7 @@ func scrape(t *testing.T, url, key string) map[string]*dto {
 		t.Fatalf("/metrics: %d", resp.StatusCode)
 	}
 	dec := expfmt.SampleDecoder{Dec: expfmt.NewDecoder(resp.Body, expfmt.ResponseFormat(resp.Header)), Opts: &expfmt.DecodeOptions{Timestamp: model.Now()}}
-	out := map[string]*dto{}
+	out := map[string]*family{}
 	for {
 		var v model.Vector
 		if err := dec.Decode(&v); err == io.EOF {
@@ -271,7 +271,7 @@ func scrape(t *testing.T, url, key string) map[string]*dto {
 		for _, s := range v {
 			name := string(s.Metric[model.MetricNameLabel])
 			if out[name] == nil {
-				out[name] = &dto{}
+				out[name] = &family{}
 			}
 			out[name].samples = append(out[name].samples, s)
 		}
@@ -280,7 +280,7 @@ func scrape(t *testing.T, url, key string) map[string]*dto {
 }
 
 // sum adds the samples of name whose labels include labels.
-func sum(m map[string]*dto, name string, labels map[string]string) float64 {
+func sum(m map[string]*family, name string, labels map[string]string) float64 {
 	f := m[name]
 	if f == nil {
 		return 0
@@ -357,4 +357,6 @@ func BenchmarkNonStreamRecorded(b *testing.B) {
 
 var providersUsage = providers.Usage{PromptTokens: 1200, CompletionTokens: 300}
 
-func providersFacts() providers.Facts { return providers.Facts{Messages: 2, PromptChars: 4000, EstTokens: 1000} }
+func providersFacts() providers.Facts {
+	return providers.Facts{Messages: 2, PromptChars: 4000, EstTokens: 1000}
+}
