@@ -73,9 +73,17 @@ func newBrowser(t *testing.T) *browser {
 	}))
 	t.Cleanup(cancel)
 	b.ctx = ctx
-	// The first run starts the browser, and must have no deadline of its own.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
+	// The first run starts the browser, and must have no deadline of its
+	// own (it would end the browser): the hang guard waits beside it.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(ctx) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatalf("start Chromium: %v", err)
+		}
+	case <-time.After(3 * browserWait):
+		t.Fatal("Chromium did not start within 30s")
 	}
 	return b
 }
