@@ -120,10 +120,11 @@ func (s *Server) record(l *requestLog, r *http.Request, w http.ResponseWriter) {
 	}
 	if l.usage != nil {
 		u.InputTokens, u.OutputTokens = l.usage.PromptTokens, l.usage.CompletionTokens
-	} else if l.dec.Provider != "" {
+	} else if l.dec.Provider != "" && (l.status < 400 || l.chunks > 0) {
 		// The upstream said nothing: the prompt's estimate, and for the
 		// answer one token per streamed event (what providers send) or a
-		// quarter of a whole answer's bytes.
+		// quarter of a whole answer's bytes. A request refused before any
+		// answer used no tokens.
 		u.Estimated = true
 		u.InputTokens = l.req.EstTokens
 		if l.stream {

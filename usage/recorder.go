@@ -23,6 +23,7 @@ type Recorder struct {
 	quit    chan struct{}
 	done    chan struct{}
 	closing sync.Once
+	closed  atomic.Bool
 	dropped atomic.Int64
 	failed  atomic.Int64 // records lost to failed writes
 	lastErr atomic.Pointer[string]
@@ -71,6 +72,10 @@ func NewRecorder(s *Store, prices *Prices, opts ...Option) *Recorder {
 // Record queues rec to be stored. It never blocks: when the queue is full
 // the record is dropped and counted (Dropped).
 func (r *Recorder) Record(rec Record) {
+	if r.closed.Load() {
+		r.dropped.Add(1) // nobody would store it
+		return
+	}
 	if r.prices != nil {
 		r.prices.Fill(&rec)
 	}
@@ -112,9 +117,12 @@ func (r *Recorder) Subscribe() (<-chan Record, func()) {
 }
 
 // Close stores what is queued, stops the writer and closes the store.
-// Records sent after Close are dropped.
+// Records sent after Close are dropped and counted.
 func (r *Recorder) Close() error {
-	r.closing.Do(func() { close(r.quit) })
+	r.closing.Do(func() {
+		r.closed.Store(true)
+		close(r.quit)
+	})
 	<-r.done
 	return r.store.Close()
 }
