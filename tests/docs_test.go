@@ -55,17 +55,6 @@ import (
 	"github.com/localrouter/localrouter/config"
 )
 
-// pendingFiles are linked from the docs before they exist: other work of
-// the same change makes them. A pending file that exists is checked like
-// any other.
-var pendingFiles = map[string]string{
-	"docs/dashboard.png": "the dashboard's screenshot (issue 12)",
-	"docs/usage.md":      "usage and dashboard (issue 12)",
-	"docs/zh/usage.md":   "usage and dashboard (issue 12)",
-	"docs/clients.md":    "localrouter setup (issue 15)",
-	"docs/zh/clients.md": "localrouter setup (issue 15)",
-}
-
 // foreignYAML names, by a top-level key only they have, the other programs'
 // YAML files the docs show. A sequence is taken for a fragment of one of
 // these files' lists (Continue's models, for one).
@@ -228,9 +217,7 @@ func TestDocsLinksResolve(t *testing.T) {
 					continue
 				}
 				if _, err := os.Stat(filepath.Join(repoRoot, filepath.FromSlash(dest))); err != nil {
-					if _, ok := pendingFiles[dest]; !ok {
-						t.Errorf("%s:%d: %s: no such file %s", name, l.line, l.target, dest)
-					}
+					t.Errorf("%s:%d: %s: no such file %s", name, l.line, l.target, dest)
 					continue
 				}
 			}
