@@ -51,7 +51,7 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 		case "mock":
 			u.byName[pc.Name] = mock.New(cfg.Mock.TokenDelay)
 		case "anthropic", "google":
-			if pc.APIKey == "" {
+			if pc.APIKey == "" && !(kind == "anthropic" && pc.IsLocal()) {
 				u.skipped[pc.Name] = "no api_key"
 				continue
 			}
@@ -63,7 +63,7 @@ func buildUpstreams(cfg *config.Config, userAgent string) (*upstreams, error) {
 				c, err = anthropic.New(anthropic.Options{
 					Name: pc.Name, BaseURL: pc.BaseURL, APIKey: string(pc.APIKey), Headers: headerValues(pc),
 					Timeout: pc.Timeout, IdleTimeout: pc.IdleTimeout, DefaultMaxTokens: pc.DefaultMaxTokens,
-					UserAgent: userAgent,
+					UserAgent: userAgent, Local: pc.IsLocal(),
 				})
 			} else {
 				c, err = google.New(google.Options{

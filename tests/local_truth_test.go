@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/anthropics/anthropic-sdk-go/v2"
 )
 
 // Local truth and local health (DESIGN §11), driven through the binary
@@ -269,5 +272,39 @@ func TestLocalModelNotFoundFallsBack(t *testing.T) {
 	}
 	if n := upstreamHits(local.fakeOpenAI); n != 3 {
 		t.Errorf("local got %d requests, want 3: a 404 does not back off", n)
+	}
+}
+
+// TestLocalAnthropicWithoutKey: a local server that speaks Messages and
+// takes no key (Ollama's, LM Studio's, llama.cpp's), configured as type
+// anthropic: it serves, gets no x-api-key, and the probe learns its models.
+func TestLocalAnthropicWithoutKey(t *testing.T) {
+	local, remote := newFakeLocalMessages(t), newFakeOpenAI(t)
+	in := newInstance(t, "server:\n  port: PORT\n"+
+		"routing:\n  default: local\n  local_model: qwen3-coder\n  remote_model: deepseek-chat\n"+
+		"providers:\n"+
+		"  box:\n    type: anthropic\n    base_url: "+local.URL+"\n    local: true\n"+
+		"  deepseek:\n    api_key: "+upstreamKey+"\n    base_url: "+remote.URL+"/v1\n    local: false\n    models: [deepseek-chat]\n")
+	g := in.start(t)
+	eventually(t, "the probe learns the local Messages server's models", func() (bool, string) {
+		ids := g.modelIDs(t)
+		_, ok := ids["box/qwen3-coder"]
+		return ok, fmt.Sprint(ids)
+	})
+	rec := &sdkRecorder{}
+	c := claudeSDKAuth(t, g.p, rec, "")
+	msg, err := c.Messages.New(context.Background(), anthropic.MessageNewParams{Model: "auto", MaxTokens: 64,
+		Messages: []anthropic.MessageParam{userText("hi")}})
+	if err != nil {
+		t.Fatalf("Messages through a keyless local anthropic provider: %v\n%s", err, g.p.Logs())
+	}
+	if r := rec.route(); !strings.HasPrefix(r, "local:box/qwen3-coder") || textOf(msg) == "" {
+		t.Errorf("route %q, answer %s", r, msg.RawJSON())
+	}
+	if h := local.last(t).header; h.Get("X-Api-Key") != "" || h.Get("Authorization") != "" {
+		t.Errorf("the local server got credentials: x-api-key %q, authorization %q", h.Get("X-Api-Key"), h.Get("Authorization"))
+	}
+	if h := g.health(t); !h.LocalUp {
+		t.Errorf("/health local_up false with the local Messages server up: %+v", h)
 	}
 }

@@ -30,8 +30,11 @@ type Options struct {
 	// BaseURL is the API root; default https://api.anthropic.com. A
 	// trailing /v1 is tolerated.
 	BaseURL string
-	// APIKey is sent as x-api-key, only to BaseURL. Required.
+	// APIKey is sent as x-api-key, only to BaseURL. Required, but for a
+	// Local server: Ollama's, LM Studio's and llama.cpp's Messages APIs
+	// take none.
 	APIKey string
+	Local  bool
 	// Headers are added to every request (e.g. anthropic-beta) and may
 	// override the defaults.
 	Headers map[string]string
@@ -60,7 +63,7 @@ type Client struct {
 
 // New returns a Client for o.
 func New(o Options) (*Client, error) {
-	if o.APIKey == "" {
+	if o.APIKey == "" && !o.Local {
 		return nil, fmt.Errorf("anthropic: provider %s: no api_key", o.Name)
 	}
 	base := strings.TrimRight(o.BaseURL, "/")
