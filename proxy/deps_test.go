@@ -43,7 +43,7 @@ var importRules = []importRule{
 	{path: "usage", tree: true, own: []string{"usage", "assets"}, external: []string{"modernc.org/sqlite"}},
 	{path: "tray", tree: true, own: []string{"tray", "assets"}, external: guiModules},
 	{path: "assets", tree: true, own: []string{"assets"}},
-	{path: "setup", own: []string{"config"},
+	{path: "setup", own: []string{"config", "strategy"},
 		external: []string{"github.com/tailscale/hujson", "github.com/pelletier/go-toml/v2", "gopkg.in/yaml.v3", "github.com/aymanbagabas/go-udiff"}},
 }
 

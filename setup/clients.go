@@ -43,9 +43,9 @@ var clients = []client{
 				set(t.URL, "env", "ANTHROPIC_BASE_URL"),
 				set(t.keyOr("localrouter"), "env", "ANTHROPIC_AUTH_TOKEN"),
 				set("", "env", "ANTHROPIC_API_KEY"),
-				set(t.Model, "env", "ANTHROPIC_DEFAULT_OPUS_MODEL"),
-				set(t.Model, "env", "ANTHROPIC_DEFAULT_SONNET_MODEL"),
-				set(t.Model, "env", "ANTHROPIC_DEFAULT_HAIKU_MODEL"),
+				set(t.tier("opus"), "env", "ANTHROPIC_DEFAULT_OPUS_MODEL"),
+				set(t.tier("sonnet"), "env", "ANTHROPIC_DEFAULT_SONNET_MODEL"),
+				set(t.tier("haiku"), "env", "ANTHROPIC_DEFAULT_HAIKU_MODEL"),
 			}
 		},
 		note: func(Target) string { return "Restart Claude Code to use it." },

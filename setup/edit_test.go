@@ -101,6 +101,14 @@ func TestTargetFor(t *testing.T) {
 	if m := TargetFor(cfg, "").Model; m != "auto" {
 		t.Errorf("default model %q, want auto", m)
 	}
+	cfg.Routing.Aliases = []config.Alias{{Glob: "gpt-*", Target: "remote"}, {Glob: "claude-*haiku*", Target: "local"}, {Glob: "claude-opus-*", Target: "openai/gpt-5"}}
+	tiers := TargetFor(cfg, "").Tiers
+	if tiers["haiku"] != "local" || tiers["opus"] != "openai/gpt-5" || tiers["sonnet"] != "" {
+		t.Errorf("tiers %v, want haiku local and opus openai/gpt-5 from the aliases, sonnet auto", tiers)
+	}
+	if tiers := TargetFor(cfg, "qwen3").Tiers; len(tiers) != 0 {
+		t.Errorf("--model qwen3 gives tiers %v, want every tier qwen3", tiers)
+	}
 	cfg.Server.Host = "::1"
 	if u := TargetFor(cfg, "").URL; u != "http://[::1]:9090" {
 		t.Errorf("IPv6 host: %s", u)

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/localrouter/localrouter/config"
+	"github.com/localrouter/localrouter/strategy"
 )
 
 // defaultContext is the context window written for a model whose provider
@@ -124,11 +125,37 @@ func Undo(name string, env Env) (Result, error) {
 	return r, err
 }
 
+// claudeTiers are names Claude Code sends for each tier, newest first: an
+// alias whose glob matches one routes that tier.
+var claudeTiers = []struct {
+	tier  string
+	names []string
+}{
+	{"opus", []string{"claude-opus-4-6", "claude-opus-4-5", "claude-opus-4-1", "claude-3-opus-latest"}},
+	{"sonnet", []string{"claude-sonnet-4-6", "claude-sonnet-4-5", "claude-3-7-sonnet-latest", "claude-3-5-sonnet-latest"}},
+	{"haiku", []string{"claude-haiku-4-5", "claude-3-5-haiku-latest"}},
+}
+
 // TargetFor points clients at the LocalRouter cfg describes, asking for
-// model ("" means auto).
+// model ("" means auto). Without a model, each Claude Code tier gets the
+// target of the first routing.aliases glob that matches its Claude names
+// (claude-*haiku*: local gives haiku "local"), else auto: the tiers keep
+// the routing the config already gives Claude Code's own names.
 func TargetFor(cfg *config.Config, model string) Target {
+	tiers := map[string]string{}
 	if model == "" {
 		model = "auto"
+		for _, ct := range claudeTiers {
+		aliases:
+			for _, a := range cfg.Routing.Aliases {
+				for _, n := range ct.names {
+					if strategy.MatchGlob(a.Glob, n) {
+						tiers[ct.tier] = a.Target
+						break aliases
+					}
+				}
+			}
+		}
 	}
 	host := cfg.Server.Host
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
@@ -138,6 +165,7 @@ func TargetFor(cfg *config.Config, model string) Target {
 		URL:        "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Server.Port)),
 		APIKey:     string(cfg.Server.APIKey),
 		Model:      model,
+		Tiers:      tiers,
 		Context:    contextWindow(cfg, model),
 		ConfigPath: cfg.Path,
 	}

@@ -246,3 +246,13 @@ func TestClientNames(t *testing.T) {
 		t.Errorf("clients (-want +got):\n%s", d)
 	}
 }
+
+func TestClaudeCodeTiers(t *testing.T) {
+	tgt := testTarget()
+	tgt.Tiers = map[string]string{"haiku": "local", "opus": "anthropic/claude-opus-4-6"}
+	var s claudeSettings
+	strictJSON(t, writeNew(t, "claude-code", tgt), &s)
+	if s.Env.Opus != "anthropic/claude-opus-4-6" || s.Env.Sonnet != "auto" || s.Env.Haiku != "local" {
+		t.Errorf("tiers: %+v", s.Env)
+	}
+}

@@ -61,6 +61,9 @@ type Target struct {
 	APIKey string
 	// Model is the name the client asks for: "auto" unless --model.
 	Model string
+	// Tiers name the model for each of Claude Code's tiers ("opus",
+	// "sonnet", "haiku"); see TargetFor.
+	Tiers map[string]string
 	// Context is Model's context window in tokens.
 	Context int
 	// ConfigPath is LocalRouter's config file, named in notes.
@@ -68,6 +71,14 @@ type Target struct {
 }
 
 func (t Target) v1() string { return t.URL + "/v1" }
+
+// tier is the model for a Claude Code tier, Model unless Tiers names one.
+func (t Target) tier(name string) string {
+	if m := t.Tiers[name]; m != "" {
+		return m
+	}
+	return t.Model
+}
 
 // keyOr is the API key, or placeholder for a client that refuses to start
 // without one (LocalRouter ignores it when server.api_key is empty).

@@ -17,9 +17,10 @@ import (
 // TestSetupClaudeCodeReachesLocalRouter: after `localrouter setup
 // claude-code`, the official Anthropic SDK configured only from the env of
 // ~/.claude/settings.json, as Claude Code is, gets an answer from
-// LocalRouter for each model tier.
+// LocalRouter for each model tier; the haiku tier follows the config's
+// alias for Claude's haiku names.
 func TestSetupClaudeCodeReachesLocalRouter(t *testing.T) {
-	path, port := writeConfig(t, "server:\n  port: PORT\n  api_key: "+setupKey+"\n")
+	path, port := writeConfig(t, "server:\n  port: PORT\n  api_key: "+setupKey+"\nrouting:\n  aliases:\n    'claude-*haiku*': local\n")
 	srv := startAt(t, path, port, userEnv(t), "--mock")
 	env := userEnv(t)
 	if out, err := run(t, env, "setup", "claude-code", "--config", path); err != nil || strings.Contains(out, setupKey) {
@@ -32,6 +33,9 @@ func TestSetupClaudeCodeReachesLocalRouter(t *testing.T) {
 	var s struct{ Env map[string]string }
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
+	}
+	if s.Env["ANTHROPIC_DEFAULT_HAIKU_MODEL"] != "local" || s.Env["ANTHROPIC_DEFAULT_SONNET_MODEL"] != "auto" {
+		t.Errorf("tiers: haiku %q, sonnet %q; want local (the alias) and auto", s.Env["ANTHROPIC_DEFAULT_HAIKU_MODEL"], s.Env["ANTHROPIC_DEFAULT_SONNET_MODEL"])
 	}
 	if s.Env["ANTHROPIC_API_KEY"] != "" {
 		t.Errorf("ANTHROPIC_API_KEY = %q: Claude Code would send it instead of the token", s.Env["ANTHROPIC_API_KEY"])
