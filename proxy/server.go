@@ -99,6 +99,10 @@ type Server struct {
 	reloadc  chan struct{} // 1-buffered: a Reload waiting for Run
 
 	ui *uiAuth // the dashboard's one-time tokens and sessions (ui.go)
+	// uiQuit ends the dashboard's live feeds when shutdown begins, so
+	// that an open page does not hold it up (ui.go).
+	uiQuit    context.Context
+	uiQuitNow context.CancelFunc
 
 	subMu sync.Mutex // guards subs
 	subs  map[chan struct{}]struct{}
@@ -135,6 +139,7 @@ func New(o Options) (*Server, error) {
 	if s.readTimeout <= 0 {
 		s.readTimeout = 30 * time.Second
 	}
+	s.uiQuit, s.uiQuitNow = context.WithCancel(context.Background())
 	st, err := s.newState(o.Config)
 	if err != nil {
 		return nil, err
@@ -205,7 +210,7 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("POST /api/embed", s.serve(ollamaEmbedDoor{}))
 	mux.HandleFunc("POST /api/embeddings", s.serve(ollamaEmbedDoor{legacy: true}))
 	if o.UI != nil {
-		mux.Handle("/ui/", o.UI)
+		mux.Handle("/ui/", s.untilShutdown(o.UI))
 		mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusSeeOther))
 		mux.HandleFunc("GET /ui/api/status", s.uiStatus)
 	}
@@ -380,6 +385,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	s.uiQuitNow()
 	sctx, cancel := context.WithTimeout(context.Background(), s.grace)
 	defer cancel()
 	err := srv.Shutdown(sctx)

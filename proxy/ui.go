@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -222,4 +223,17 @@ func containsName(names []string, m string) bool {
 		}
 	}
 	return false
+}
+
+// untilShutdown runs h with a request context that also ends when shutdown
+// begins: the dashboard's live feed never ends on its own, and would
+// otherwise be cut only after the grace period meant for answers.
+func (s *Server) untilShutdown(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		stop := context.AfterFunc(s.uiQuit, cancel)
+		defer stop()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -492,5 +493,31 @@ func usd(v float64) string {
 		return fmt.Sprintf("$%.4f", v)
 	default:
 		return fmt.Sprintf("$%.2f", v)
+	}
+}
+
+// TestDashboardFeedEndsOnShutdown: an open dashboard does not hold up a
+// quit: its live feed ends when the gateway shuts down, instead of being
+// cut as a stream still running after the grace period.
+func TestDashboardFeedEndsOnShutdown(t *testing.T) {
+	in, _ := dashboardSetup(t, "")
+	g := in.start(t)
+	resp, err := http.Get(g.p.url + "/ui/api/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, len(": live\n\n"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != ": live\n\n" {
+		t.Fatalf("the feed began %q, %v", first, err)
+	}
+	if err := g.p.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, g.p.Logs())
+	}
+	if rest, err := io.ReadAll(resp.Body); err != nil {
+		t.Errorf("the feed did not end cleanly: %v (read %q)", err, rest)
+	}
+	if strings.Contains(g.p.Logs(), "grace period") {
+		t.Errorf("the open feed held up the shutdown:\n%s", g.p.Logs())
 	}
 }
