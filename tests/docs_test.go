@@ -619,6 +619,9 @@ func TestDocsShellLinesRun(t *testing.T) {
 	}
 
 	// The first request of the README, on the config make run creates.
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatalf("the docs' curl lines need curl (Debian: apt-get install curl): %v", err)
+	}
 	tmpl := strings.Replace(string(readRepoFile(t, "assets/config.yaml")), "port: 8080", "port: PORT", 1)
 	path, port := writeConfig(t, tmpl)
 	p := startAt(t, path, port, env)
