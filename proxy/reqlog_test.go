@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -359,4 +360,59 @@ var providersUsage = providers.Usage{PromptTokens: 1200, CompletionTokens: 300}
 
 func providersFacts() providers.Facts {
 	return providers.Facts{Messages: 2, PromptChars: 4000, EstTokens: 1000}
+}
+
+// TestUsageTenThousandRequests sends 10,000 requests through the gateway
+// at full speed into a real usage store (1,008 under the race detector):
+// every one is stored or counted as dropped.
+func TestUsageTenThousandRequests(t *testing.T) {
+	up := newUpstream(t, completion)
+	store, err := usage.Open(t.TempDir() + "/usage.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := store.Path()
+	rec := usage.NewRecorder(store, nil)
+	_, gw := recordedGateway(t, strings.NewReplacer("UPSTREAM", up.URL, "LOCAL", up.URL).Replace(twoSides), rec)
+	clients, each := 16, 625
+	if raceEnabled {
+		each = 63
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	defer client.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for range each {
+				req, _ := http.NewRequest(http.MethodPost, gw.URL+"/v1/chat/completions",
+					strings.NewReader(`{"model":"auto","messages":[{"role":"user","content":"hi"}]}`))
+				req.Header.Set("Authorization", "Bearer gw-key")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	gw.Close() // waits for the handlers, and so for their records
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := usage.OpenReadOnly(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	tot, err := ro.Totals(context.Background(), time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tot.Requests+rec.Dropped() != int64(clients*each) {
+		t.Errorf("%d stored + %d dropped, want %d", tot.Requests, rec.Dropped(), clients*each)
+	}
+	t.Logf("%d stored, %d dropped", tot.Requests, rec.Dropped())
 }
