@@ -21,6 +21,8 @@ type client struct {
 	// paste, for a tool whose settings are not a file to edit safely, is
 	// the text to paste instead.
 	paste func(Target, Env) string
+	// refuse, when set, says why path cannot be written as things are.
+	refuse func(path string, exists bool) error
 }
 
 // envKey names the variable the clients that read their key from the
@@ -99,7 +101,8 @@ var clients = []client{
 		path: func(e Env) string {
 			return filepath.Join(dirOr(e, "CONTINUE_GLOBAL_DIR", e.Home, ".continue"), "config.yaml")
 		},
-		edit: editYAML,
+		edit:   editYAML,
+		refuse: continueJSON,
 		ops: func(t Target) []op {
 			model := func(name string, roles ...string) op {
 				m := obj{{"name", name}, {"provider", "openai"}, {"model", t.Model}, {"apiBase", t.v1()}}
@@ -187,6 +190,17 @@ var clients = []client{
 	{name: "copilot-cli", title: "GitHub Copilot CLI", paste: copilotCLIPaste},
 	{name: "jetbrains", title: "JetBrains AI Assistant", paste: jetbrainsPaste},
 	{name: "copilot", title: "GitHub Copilot in VS Code", paste: copilotPaste},
+}
+
+// continueJSON refuses to create config.yaml beside an older config.json:
+// Continue reads config.yaml instead once it exists, and every setting in
+// config.json would seem lost.
+func continueJSON(path string, exists bool) error {
+	old := filepath.Join(filepath.Dir(path), "config.json")
+	if _, err := os.Stat(old); exists || err != nil {
+		return nil
+	}
+	return fmt.Errorf("setup: %s holds your Continue settings, and Continue would read a new config.yaml instead: convert it to config.yaml first (Continue's docs explain how), then run setup again", old)
 }
 
 func setIfAbsent(value any, path ...string) op {

@@ -3,6 +3,7 @@ package setup
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -159,5 +160,24 @@ func TestParseErrorsQuoteNoValue(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "sk-secret") {
 			t.Errorf("%q: %v", in, err)
 		}
+	}
+}
+
+// TestContinueJSONKept: a user still on Continue's config.json gets no
+// config.yaml, which would hide it.
+func TestContinueJSONKept(t *testing.T) {
+	env := testEnv(t)
+	dir := filepath.Join(env.Home, ".continue")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"models": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Apply("continue", testTarget(), env); err == nil || !strings.Contains(err.Error(), "config.json") {
+		t.Errorf("got %v, want a refusal naming config.json", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "config.yaml")); err == nil {
+		t.Error("config.yaml written beside config.json")
 	}
 }

@@ -88,6 +88,11 @@ func run(name string, t Target, env Env, write bool) (Result, error) {
 	if err != nil {
 		return r, err
 	}
+	if c.refuse != nil {
+		if err := c.refuse(r.Path, ch.existed); err != nil {
+			return r, err
+		}
+	}
 	if ch.new, err = c.edit(r.Path, ch.old, c.ops(t)); err != nil {
 		return r, err
 	}
