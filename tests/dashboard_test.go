@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
@@ -371,6 +372,10 @@ func TestDashboardLive(t *testing.T) {
 	if bars["local"] == 0 || bars["remote"] == 0 || bars["local"] != want["local"] || bars["remote"] != want["remote"] {
 		t.Errorf("tokens chart %v, want the store's %v, both sides drawn", bars, want)
 	}
+	models := eval[map[string]string](t, b, "read the chart by model", `Object.fromEntries([...document.querySelectorAll("#chart-models rect.bar")].map(r => [r.dataset.x, r.dataset.series]))`)
+	if diff := cmp.Diff(map[string]string{"qwen3": "local", "deepseek-chat": "remote"}, models); diff != "" {
+		t.Errorf("tokens by model chart (-want +got):\n%s", diff)
+	}
 	notes := eval[string](t, b, "read the notes", `document.querySelector("#usage .note").innerText`)
 	if !strings.Contains(notes, "estimate") {
 		t.Errorf("the Usage page does not say cost is an estimate: %q", notes)
@@ -385,6 +390,22 @@ func TestDashboardLive(t *testing.T) {
 	backend := eval[string](t, b, "read backends", `document.querySelector("#backends tbody").innerText`)
 	if !strings.Contains(backend, "localprov") || !strings.Contains(backend, "qwen3") {
 		t.Errorf("Health backends %q", backend)
+	}
+
+	// Light and dark follow the system's preference.
+	colors := map[string]string{}
+	for _, scheme := range []string{"dark", "light"} {
+		ctx, cancel := context.WithTimeout(b.ctx, browserWait)
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		colors[scheme] = eval[string](t, b, "read the background", `getComputedStyle(document.body).backgroundColor`)
+	}
+	if want := map[string]string{"dark": "rgb(18, 18, 20)", "light": "rgb(247, 247, 248)"}; !cmp.Equal(colors, want) {
+		t.Errorf("background by color scheme %v, want %v", colors, want)
 	}
 
 	if os.Getenv("LOCALROUTER_SCREENSHOT") == "1" {
@@ -519,5 +540,37 @@ func TestDashboardFeedEndsOnShutdown(t *testing.T) {
 	}
 	if strings.Contains(g.p.Logs(), "grace period") {
 		t.Errorf("the open feed held up the shutdown:\n%s", g.p.Logs())
+	}
+}
+
+// TestDashboardLoadOlder: the log opens with the latest 200 requests and
+// pages back through the rest on request.
+func TestDashboardLoadOlder(t *testing.T) {
+	b := newBrowser(t)
+	in, _ := dashboardSetup(t, "")
+	g := in.start(t)
+	for i := range 230 {
+		if r := g.mustChat(t, "remote", false, fmt.Sprint("hello ", i), nil); r.status != http.StatusOK {
+			t.Fatalf("request %d: %v", i, r)
+		}
+	}
+	st, err := usage.OpenReadOnly(filepath.Join(envValue(in.env, "XDG_CACHE_HOME"), "localrouter", "usage.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eventually(t, "230 records stored", func() (bool, string) {
+		tot, err := st.Totals(context.Background(), time.Time{})
+		return err == nil && tot.Requests == 230, fmt.Sprint(tot.Requests, err)
+	})
+	b.run(t, "open /ui", chromedp.Navigate(g.p.url+"/ui/"))
+	b.waitFor(t, "the latest 200", `document.querySelectorAll("#log tbody tr").length === 200 && !document.querySelector("#older").hidden`)
+	b.click(t, "#older")
+	b.waitFor(t, "all 230", `document.querySelectorAll("#log tbody tr").length === 230 && document.querySelector("#older").hidden`)
+	ids := eval[[]int64](t, b, "read the ids", `[...document.querySelectorAll("#log tbody tr")].map(tr => Number(tr.dataset.id))`)
+	for i := 1; i < len(ids); i++ {
+		if ids[i] >= ids[i-1] {
+			t.Fatalf("rows out of order at %d: %v", i, ids[i-1:i+1])
+		}
 	}
 }

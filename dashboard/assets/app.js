@@ -112,7 +112,7 @@ function rowFor(r) {
   if (r.stream) route.append(" ", el("span", { class: "tag" }, "stream"));
   const tokens = el("td", { class: "num c-tokens" }, fmtInt(r.input_tokens) + " / " + fmtInt(r.output_tokens));
   if (r.estimated) tokens.append(" ", el("span", { class: "tag", title: "estimated: the upstream reported no usage" }, "≈"));
-  return el("tr", { "data-id": r.id, "data-side": r.side, "data-status": r.status },
+  return el("tr", { "data-id": r.id, "data-side": r.side, "data-status": r.status, tabindex: "0" },
     el("td", { class: "c-time" }, fmtTime(r.time)),
     el("td", { class: "c-client" }, r.client || "—"),
     el("td", { class: "c-door" }, r.door),
@@ -163,10 +163,34 @@ async function loadLog() {
     $("#log tbody").replaceChildren();
     for (const r of body.records) addRecord(r, false);
     $("#log-empty").hidden = body.records.length > 0;
+    $("#older").hidden = body.records.length < 200;
     document.body.dataset.logLoaded = String(gen);
   } catch (e) { showError(e); }
 }
 live.gen = 0;
+
+// loadOlder appends the page of records before the oldest row shown.
+async function loadOlder() {
+  const f = filter();
+  const ids = [...live.rows.keys()];
+  if (!ids.length) return;
+  const q = new URLSearchParams({ limit: "200", before: String(Math.min(...ids)) });
+  if (f.side) q.set("side", f.side);
+  if (f.provider) q.set("provider", f.provider);
+  if (f.client) q.set("client", f.client);
+  if (f.errors) q.set("errors", "1");
+  try {
+    const body = await getJSON("/ui/api/records?" + q);
+    const tbody = $("#log tbody");
+    for (const r of body.records) {
+      if (live.rows.has(r.id) || tbody.children.length >= maxRows) continue;
+      const tr = rowFor(r);
+      tbody.append(tr);
+      live.rows.set(r.id, tr);
+    }
+    $("#older").hidden = body.records.length < 200 || tbody.children.length >= maxRows;
+  } catch (e) { showError(e); }
+}
 
 async function loadFilterOptions() {
   try {
@@ -221,6 +245,7 @@ function barChart(box, labels, series, opts) {
   const W = Math.max(320, Math.round(box.clientWidth || 640)), H = 200, L = 56, R = 8, T = 8, B = 22;
   const stack = !!(opts && opts.stack);
   const fmt = (opts && opts.fmt) || fmtInt;
+  const label = (opts && opts.label) || ((d) => d.slice(5)); // a day: MM-DD
   const totals = labels.map((_, i) => stack ? series.reduce((s, se) => s + (se.values[i] || 0), 0)
     : Math.max(0, ...series.map((se) => se.values[i] || 0)));
   const max = Math.max(...totals, 0) || 1;
@@ -257,7 +282,7 @@ function barChart(box, labels, series, opts) {
     const every = Math.ceil(labels.length / 10);
     if (i % every === 0 || i === labels.length - 1) {
       const t = svg("text", { x: (L + slot * i + slot / 2).toFixed(1), y: H - 6, "text-anchor": "middle" });
-      t.textContent = lab.slice(5);
+      t.textContent = label(lab);
       root.append(t);
     }
   });
@@ -326,6 +351,13 @@ async function loadUsage() {
       { name: "spent", cls: "remote", values: perDay(u.days, u.by_day, (b) => b.cost_usd) },
       { name: "saved", cls: "saved", values: perDay(u.days, u.by_day, (b) => b.saved_usd) },
     ], { fmt: fmtUSD });
+    const models = [...new Set(u.by_model.map((b) => b.key || "(none)"))];
+    const byModel = (s) => models.map((m) => u.by_model.filter((b) => (b.key || "(none)") === m && b.side === s)
+      .reduce((n, b) => n + b.input_tokens + b.output_tokens, 0));
+    barChart($("#chart-models"), models, [
+      { name: "local", cls: "local", values: byModel("local") },
+      { name: "remote", cls: "remote", values: byModel("remote") },
+    ], { stack: true, label: (m) => m.length > 18 ? m.slice(0, 17) + "…" : m });
     sumTable($("#by-provider"), u.by_provider, "Provider");
     sumTable($("#by-model"), u.by_model, "Model");
     sumTable($("#by-client"), u.by_client, "Client");
@@ -379,7 +411,13 @@ document.addEventListener("DOMContentLoaded", () => {
     const tr = ev.target.closest("tr[data-id]");
     if (tr) showDetail(Number(tr.dataset.id));
   });
+  $("#log tbody").addEventListener("keydown", (ev) => {
+    const tr = ev.target.closest("tr[data-id]");
+    if (tr && (ev.key === "Enter" || ev.key === " ")) { ev.preventDefault(); showDetail(Number(tr.dataset.id)); }
+  });
   $("#detail-close").addEventListener("click", () => { $("#detail").hidden = true; });
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape") $("#detail").hidden = true; });
+  $("#older").addEventListener("click", loadOlder);
   for (const b of document.querySelectorAll("[data-range]")) {
     b.addEventListener("click", () => { usageRange = b.dataset.range; loadUsage(); });
   }
