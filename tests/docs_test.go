@@ -7,8 +7,8 @@ package tests
 //     snippet: it is pasted over the template a new user starts from
 //     (assets/config.yaml; mappings merged key by key, anything else
 //     replaced) and the result goes through config.Parse, strict decoding and
-//     validation included. Any other block must be a file named in
-//     foreignYAML (docker-compose, Continue's config, …) and parse as YAML.
+//     validation included. Any other block must be a file foreignYAML names
+//     (Prometheus's config) or a list fragment, and parse as YAML.
 //   - The safe shell lines run, against the built binary, with HOME, the
 //     config and cache dirs in a temp dir and no provider key in the
 //     environment. Safe means offline and writing nothing outside that temp
@@ -19,18 +19,18 @@ package tests
 //     on a free port put in place of 8080, with --fail-with-body added so
 //     that an HTTP error fails the line. Everything else (make, systemctl,
 //     docker, servers, clients) is not run.
-//   - Every relative link and #anchor (in those, CONTRIBUTING.md and
-//     CHANGELOG.md) resolves to a file in the repository
-//     and a heading in it (anchors as GitHub makes them); README.md is at
-//     most 450 lines and links every docs/ page; README_zh.md links every
-//     docs/zh/ page and has the same ## and ### headings, in order, as
-//     README.md; docs/zh/ has the same pages as docs/, each with as many
-//     ## and ### headings as its English page.
+//   - Every relative link and #anchor (there, in CONTRIBUTING.md and in
+//     CHANGELOG.md) resolves to a file in the repository and a heading in it,
+//     anchors as GitHub makes them.
+//   - README.md is at most 450 lines and links every docs/ page; README_zh.md
+//     links every docs/zh/ page; each Chinese page (README_zh.md, docs/zh/*)
+//     has the same sequence of ## and ### headings as its English one, and
+//     docs/zh/ has the same pages as docs/.
+//   - docs/config.md and docs/zh/config.md name every key the loader accepts.
 //
 // Markdown is read line by line rather than with a Markdown library: what
 // counts here (fences, ATX headings, inline links) is line-shaped, and the
-// anchors must be GitHub's, which no Go renderer's heading IDs match for
-// CJK and punctuation.
+// anchors must be GitHub's own.
 
 import (
 	"bufio"
@@ -56,13 +56,11 @@ import (
 )
 
 // foreignYAML names, by a top-level key only they have, the other programs'
-// YAML files the docs show. A sequence is taken for a fragment of one of
-// these files' lists (Continue's models, for one).
+// YAML files the docs show; add one here when a page shows another. A
+// sequence is taken for a fragment of such a file's list (Continue's
+// models, for one): LocalRouter's config is never a list.
 var foreignYAML = map[string]string{
-	"services":       "docker-compose.yml",
-	"scrape_configs": "Prometheus",
-	"schema":         "Continue's config.yaml",
-	"apiVersion":     "Kubernetes",
+	"scrape_configs": "Prometheus's prometheus.yml",
 }
 
 // mdFile is one Markdown file of the docs, read line by line.
@@ -113,7 +111,8 @@ func parseMarkdown(name string, data []byte) *mdFile {
 				body = nil
 				continue
 			}
-			if strings.HasPrefix(strings.TrimSpace(l), fence) && strings.TrimSpace(l) == strings.Repeat(fence[:1], len(strings.TrimSpace(l))) {
+			// A closing fence is only fence characters, at least as many.
+			if c := strings.TrimSpace(l); len(c) >= len(fence) && strings.Trim(c, fence[:1]) == "" {
 				block.text = strings.Join(body, "\n") + "\n"
 				f.blocks = append(f.blocks, *block)
 				block = nil
