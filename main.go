@@ -72,7 +72,9 @@ func run(args []string, stdout io.Writer) error {
 		defer lf.Close()
 		logFile = lf
 	}
-	log := slog.New(slog.NewTextHandler(logSink{os.Stderr, logFile}, &slog.HandlerOptions{Level: logLevel()}))
+	sink := newLogBuffer(logSink{os.Stderr, logFile})
+	defer sink.Close() // before the log file closes: every line held is written
+	log := slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: logLevel()}))
 
 	path, err := config.ResolvePath(*configFlag)
 	if err != nil {
