@@ -41,6 +41,8 @@ var importRules = []importRule{
 		external: []string{"gopkg.in/yaml.v3", "github.com/fsnotify/fsnotify", "github.com/expr-lang/expr",
 			"github.com/prometheus/client_golang", "github.com/prometheus/client_model", "github.com/prometheus/common"}},
 	{path: "usage", tree: true, own: []string{"usage", "assets"}, external: []string{"modernc.org/sqlite"}},
+	// The dashboard reads the usage store; the proxy mounts it, main wires it.
+	{path: "dashboard", tree: true, own: []string{"dashboard", "usage"}},
 	{path: "tray", tree: true, own: []string{"tray", "assets"}, external: guiModules},
 	{path: "assets", tree: true, own: []string{"assets"}},
 	{path: "setup", own: []string{"config", "strategy"},
