@@ -16,7 +16,7 @@ FUZZMINTIME ?= 1s
 # Every fuzz target in the tree (providers/makefile_test.go fails when one is
 # missing): everything that parses untrusted bytes, such as requests, upstream
 # streams and answers, the config file, strategy rules.
-FUZZ := ./setup:FuzzEdit ./providers:FuzzParseRequest ./providers:FuzzDuplicateKeys ./providers:FuzzScanMessages ./providers:FuzzScanResponses ./providers:FuzzScanInputs \
+FUZZ := ./config/clients:FuzzEdit ./providers:FuzzParseRequest ./providers:FuzzDuplicateKeys ./providers:FuzzScanMessages ./providers:FuzzScanResponses ./providers:FuzzScanInputs \
 	./providers:FuzzWithModel ./providers:FuzzFindUsage ./providers:FuzzFactsRuneCount \
 	./providers:FuzzAppendJSONString ./providers:FuzzUnquote ./providers:FuzzDecode ./providers:FuzzLineReader ./providers:FuzzMembers \
 	./providers/sse:FuzzReader ./providers/sse:FuzzReaderMultiline ./providers/sse:FuzzReaderLimits \

@@ -16,8 +16,8 @@ import (
 
 	"github.com/localrouter/localrouter/assets"
 	"github.com/localrouter/localrouter/config"
+	"github.com/localrouter/localrouter/config/clients"
 	"github.com/localrouter/localrouter/proxy"
-	"github.com/localrouter/localrouter/setup"
 )
 
 // Set by the Makefile's -ldflags.
@@ -38,7 +38,7 @@ func main() {
 
 func run(args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "setup" {
-		return setup.Command(args[1:], stdout) // writes a client's config; needs no running LocalRouter
+		return clients.Command(args[1:], stdout) // writes a client's config; needs no running LocalRouter
 	}
 	if len(args) > 0 && args[0] == "usage" {
 		return usageCommand(args[1:], stdout) // reads the usage database, the gateway running or not

@@ -12,8 +12,8 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/localrouter/localrouter/config"
+	"github.com/localrouter/localrouter/config/clients"
 	"github.com/localrouter/localrouter/proxy"
-	"github.com/localrouter/localrouter/setup"
 	"github.com/localrouter/localrouter/tray"
 )
 
@@ -26,10 +26,10 @@ func runTray(ctx context.Context, quit context.CancelFunc, srv *proxy.Server, cf
 	go day.run(ctx)
 	core := &trayCore{srv: srv, changes: merge(ctx, changes, day.changed), quit: quit, log: log, today: day}
 	o := tray.Options{Logger: log, LogPath: logPath(cacheDir), Dashboard: srv.DashboardURL}
-	for _, c := range setup.Clients(setup.Env{}) {
+	for _, c := range clients.Clients(clients.Env{}) {
 		o.Clients = append(o.Clients, tray.Client{Name: c.Name, Title: c.Title})
 	}
-	o.Connect = func(name string) (string, error) { return setup.Connect(cfg.Path, name) } // what `localrouter setup <name>` runs
+	o.Connect = func(name string) (string, error) { return clients.Connect(cfg.Path, name) } // what `localrouter setup <name>` runs
 	if dir, err := os.UserConfigDir(); err != nil || cfg.Path != filepath.Join(dir, "localrouter", "config.yaml") {
 		o.LaunchArgs = []string{"--config", cfg.Path}
 	}

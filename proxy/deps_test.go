@@ -45,7 +45,7 @@ var importRules = []importRule{
 	{path: "dashboard", tree: true, own: []string{"dashboard", "usage"}},
 	{path: "tray", tree: true, own: []string{"tray", "assets"}, external: guiModules},
 	{path: "assets", tree: true, own: []string{"assets"}},
-	{path: "setup", own: []string{"config", "strategy"},
+	{path: "config/clients", own: []string{"config", "strategy"},
 		external: []string{"github.com/tailscale/hujson", "github.com/pelletier/go-toml/v2", "gopkg.in/yaml.v3", "github.com/aymanbagabas/go-udiff"}},
 }
 

@@ -1,10 +1,10 @@
-// Package setup points a coding tool at LocalRouter by writing the tool's
+// Package clients points a coding tool at LocalRouter by writing the tool's
 // own configuration file (localrouter setup <client>, the tray's Connect a
 // client…): it merges the few keys LocalRouter owns into what the user
 // has, keeps a backup it can restore byte for byte, and never loses the
 // user's settings or comments. Tools whose settings are not a file it can
 // edit safely get the exact settings to paste.
-package setup
+package clients
 
 import (
 	"errors"
