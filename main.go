@@ -94,7 +94,8 @@ func run(args []string, stdout io.Writer) error {
 		u = openUsage(cfg, cacheDir, log)
 		defer u.close() // runs after srv.Run: the server has drained, so nothing queued is lost
 	}
-	srv, err := proxy.New(u.options(proxy.Options{Config: cfg, Version: version, Logger: log, Mock: *mockFlag, CacheDir: cacheDir, Watch: !check}))
+	srv, err := proxy.New(u.options(proxy.Options{Config: cfg, Version: version, Logger: log, Mock: *mockFlag, CacheDir: cacheDir, Watch: !check,
+		Pprof: os.Getenv("LOCALROUTER_PPROF") == "1"}))
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -54,6 +55,9 @@ type Options struct {
 	// UsageStatus says how the usage store is doing, for /health and the
 	// tray; nil when there is none.
 	UsageStatus func() UsageStatus
+	// Pprof serves Go's profiles under /debug/pprof/, behind the guard like
+	// the API, for profiling the gateway under load (LOCALROUTER_PPROF=1).
+	Pprof bool
 	// UI serves the dashboard under /ui/ (the dashboard package); the
 	// server guards it and adds /ui/api/status. Nil serves no dashboard.
 	UI http.Handler
@@ -217,6 +221,13 @@ func New(o Options) (*Server, error) {
 	mux.HandleFunc("POST /localrouter/dashboard", s.dashboardLink)
 	mux.HandleFunc("/localrouter/dashboard", methodNotAllowed("POST"))
 	mux.Handle("GET /metrics", s.metrics.handler())
+	if o.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/", notFound)
 	// The guard comes from the current config, so a reload changes it too.
 	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
