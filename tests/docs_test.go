@@ -442,8 +442,21 @@ func TestDocsConfigReferenceNamesEveryKey(t *testing.T) {
 		if n < 30 {
 			t.Errorf("found %d config keys; the config has more", n)
 		}
+		// A key described twice is described two ways, sooner or later.
+		rows := map[string]int{}
+		for i, l := range strings.Split(page, "\n") {
+			if m := keyRowRE.FindStringSubmatch(l); m != nil {
+				if prev, ok := rows[m[1]]; ok {
+					t.Errorf("%s:%d: %s has a row already, at line %d", name, i+1, m[1], prev)
+				}
+				rows[m[1]] = i + 1
+			}
+		}
 	}
 }
+
+// keyRowRE is a reference table's row for one key.
+var keyRowRE = regexp.MustCompile("^\\| `([a-z_.<>]+)` \\|")
 
 func yamlName(f reflect.StructField) string {
 	k, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
