@@ -11,6 +11,9 @@ import (
 // usage off or broken the page says so and its Health page still works.
 func (u *usageStore) dashboard(log *slog.Logger) http.Handler {
 	o := dashboard.Options{Logger: log}
+	if u.err != "" {
+		o.Off = "usage records are not kept: " + u.err
+	}
 	// Only set ones: a nil *usage.Store would be a non-nil dashboard.Store.
 	if u.store != nil {
 		o.Store = u.store

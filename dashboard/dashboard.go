@@ -13,7 +13,6 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
-	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -41,8 +40,10 @@ type Feed interface {
 // Options configure New.
 type Options struct {
 	// Store answers the page's queries; nil shows that usage recording
-	// is off (usage.enabled: false).
+	// is off, and why (Off).
 	Store Store
+	// Off says why there is no Store; default that usage.enabled is false.
+	Off string
 	// Feed updates the live log; nil leaves it to the page's reloads.
 	Feed Feed
 	// Logger gets query failures; default slog.Default().
@@ -71,6 +72,9 @@ func New(o Options) http.Handler {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Off == "" {
+		o.Off = offByConfig
 	}
 	h := &handler{o: o, mux: http.NewServeMux()}
 	static, _ := fs.Sub(assets, "assets")
@@ -144,12 +148,12 @@ func toRecord(r usage.Record) record {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-var errNoStore = errors.New("usage recording is off (usage.enabled: false in the config): the dashboard has no records to show")
+const offByConfig = "usage recording is off (usage.enabled: false in the config)"
 
 // records serves GET /ui/api/records?side=&provider=&client=&errors=1&before=&limit=.
 func (h *handler) records(w http.ResponseWriter, r *http.Request) {
 	if h.o.Store == nil {
-		writeError(w, http.StatusServiceUnavailable, errNoStore.Error())
+		h.off(w)
 		return
 	}
 	q := r.URL.Query()
@@ -182,7 +186,7 @@ func (h *handler) records(w http.ResponseWriter, r *http.Request) {
 // record serves GET /ui/api/records/{id}: one record in full.
 func (h *handler) record(w http.ResponseWriter, r *http.Request) {
 	if h.o.Store == nil {
-		writeError(w, http.StatusServiceUnavailable, errNoStore.Error())
+		h.off(w)
 		return
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -241,7 +245,7 @@ type totals struct {
 // and its sums per day, provider, model and client, each split by side.
 func (h *handler) usage(w http.ResponseWriter, r *http.Request) {
 	if h.o.Store == nil {
-		writeError(w, http.StatusServiceUnavailable, errNoStore.Error())
+		h.off(w)
 		return
 	}
 	win := r.URL.Query().Get("range")
@@ -286,7 +290,7 @@ func (h *handler) usage(w http.ResponseWriter, r *http.Request) {
 // as Server-Sent Events ("record" events, JSON data).
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	if h.o.Feed == nil {
-		writeError(w, http.StatusServiceUnavailable, errNoStore.Error())
+		h.off(w)
 		return
 	}
 	recs, stop := h.o.Feed.Subscribe()
@@ -328,6 +332,11 @@ func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// off answers a query the page makes of a store it does not have.
+func (h *handler) off(w http.ResponseWriter) {
+	writeError(w, http.StatusServiceUnavailable, h.o.Off+": the dashboard has no records to show")
 }
 
 func (h *handler) failed(w http.ResponseWriter, what string, err error) {

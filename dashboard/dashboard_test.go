@@ -159,6 +159,16 @@ func TestNoStore(t *testing.T) {
 			t.Errorf("%s without a store: %d, want 503", p, code)
 		}
 	}
+	broken := serve(t, Options{Off: "usage records are not kept: open usage.db: read-only file system"})
+	resp, err := http.Get(broken.URL + "/ui/api/records")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), "read-only file system") {
+		t.Errorf("without a store, for a reason: %s", b)
+	}
 	if code := getJSON(t, ts.URL+"/ui/", nil); code != http.StatusOK {
 		t.Errorf("the page without a store: %d, want 200", code)
 	}

@@ -387,6 +387,9 @@ func TestDashboardLive(t *testing.T) {
 	if health["Source"] != "config" || health["Local model"] != "qwen3" || health["Remote model"] != "deepseek-chat" {
 		t.Errorf("Health strategy %v", health)
 	}
+	if v := eval[string](t, b, "read the usage card", `document.querySelector('#health-cards [data-card="usage"] .v').innerText`); v != "kept" {
+		t.Errorf("Health says usage records are %q, want kept", v)
+	}
 	backend := eval[string](t, b, "read backends", `document.querySelector("#backends tbody").innerText`)
 	if !strings.Contains(backend, "localprov") || !strings.Contains(backend, "qwen3") {
 		t.Errorf("Health backends %q", backend)
@@ -573,4 +576,30 @@ func TestDashboardLoadOlder(t *testing.T) {
 			t.Fatalf("rows out of order at %d: %v", i, ids[i-1:i+1])
 		}
 	}
+}
+
+// TestDashboardUsageBroken: with a usage.db that cannot be opened the
+// gateway serves on, and the page says why it has no records.
+func TestDashboardUsageBroken(t *testing.T) {
+	b := newBrowser(t)
+	in, _ := dashboardSetup(t, "")
+	// A file where the database's directory should be.
+	in.write(t, strings.Replace(readFile(t, in.path), "mock:\n", "usage:\n  path: "+in.path+"/usage.db\nmock:\n", 1))
+	g := in.start(t)
+	if r := g.mustChat(t, "remote", false, "hello", nil); r.status != http.StatusOK {
+		t.Fatalf("chat with a broken usage.db: %v", r)
+	}
+	b.run(t, "open /ui", chromedp.Navigate(g.p.url+"/ui/"))
+	b.waitFor(t, "the reason", `!document.querySelector("#error").hidden && document.querySelector("#error").innerText.includes("usage records are not kept")`)
+	b.click(t, `nav a[data-tab="health"]`)
+	b.waitFor(t, "Health says so", `document.querySelector('#health-cards [data-card="usage"] .v')?.innerText === "failing"`)
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -204,7 +204,11 @@ function connectFeed() {
   const badge = $("#feed");
   const es = new EventSource("/ui/api/events");
   es.onopen = () => { badge.textContent = "live"; badge.className = "feed on"; loadLog(); };
-  es.onerror = () => { badge.textContent = "reconnecting"; badge.className = "feed off"; };
+  es.onerror = () => {
+    badge.className = "feed off";
+    // A refused feed is not retried by the browser: show what the log says.
+    if (es.readyState === EventSource.CLOSED) { badge.textContent = "offline"; loadLog(); } else badge.textContent = "reconnecting";
+  };
   es.addEventListener("record", (ev) => {
     try { addRecord(JSON.parse(ev.data), true); } catch (e) { showError(e); }
     // The open summary follows new records, at most once a second.
@@ -366,15 +370,25 @@ async function loadUsage() {
 }
 
 // ---- Health ----
+// usageCard says whether records are kept, and why not.
+function usageCard(u) {
+  if (!u || !u.enabled) return card("Usage records", "off", "usage.enabled is false", "usage");
+  if (u.error) return card("Usage records", "failing", u.error, "usage");
+  const notes = [u.notice, u.dropped ? plural(u.dropped, "record") + " lost" : "", u.path].filter(Boolean);
+  return card("Usage records", "kept", notes.join(" · "), "usage");
+}
+
 async function loadHealth() {
   try {
-    const [s, u] = await Promise.all([getJSON("/ui/api/status"), getJSON("/ui/api/usage?range=30d")]);
+    // Health needs no usage records: without them it has no chart.
+    const [s, u] = await Promise.all([getJSON("/ui/api/status"), getJSON("/ui/api/usage?range=30d").catch(() => null)]);
     const [route, why] = (s.route || "none").split(/ \((.*)\)$/);
     $("#health-cards").replaceChildren(
       card("Route now, for model auto", route, why || "", "route"),
       card("Side", s.side, s.override === "auto" ? "following the strategy" : "forced " + s.override, "side"),
       card("Local side", s.local_up ? (s.local_degraded ? "degraded" : "up") : "down", s.private ? "Local only is on" : "", "local"),
-      card("Mock mode", s.mock ? "on" : "off", s.mock_reason || "", "mock"));
+      card("Mock mode", s.mock ? "on" : "off", s.mock_reason || "", "mock"),
+      usageCard(s.usage));
     const st = s.strategy || {};
     const kv = [["Source", st.source + (st.stale ? " (stale)" : "")], ["Strategy", st.strategy], ["Local model", st.local_model],
       ["Remote model", st.remote_model], ["Rules", String(st.rules || 0)]];
@@ -396,10 +410,14 @@ async function loadHealth() {
     $("#backends").replaceChildren(
       el("thead", {}, el("tr", {}, el("th", {}, "Provider"), el("th", {}, "Model"), el("th", { class: "num" }, "Context window"))),
       el("tbody", {}, ...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "3" }, "No local provider is configured."))])));
-    barChart($("#chart-health"), u.days, [
-      { name: "errors", cls: "err", values: perDay(u.days, u.by_day, (b) => b.errors) },
-      { name: "fallbacks", cls: "fb", values: perDay(u.days, u.by_day, (b) => b.fallbacks) },
-    ]);
+    if (u) {
+      barChart($("#chart-health"), u.days, [
+        { name: "errors", cls: "err", values: perDay(u.days, u.by_day, (b) => b.errors) },
+        { name: "fallbacks", cls: "fb", values: perDay(u.days, u.by_day, (b) => b.fallbacks) },
+      ]);
+    } else {
+      $("#chart-health").replaceChildren(el("p", { class: "empty" }, "No usage records: nothing to chart."));
+    }
     document.body.dataset.healthLoaded = "1";
   } catch (e) { showError(e); }
 }
