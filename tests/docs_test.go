@@ -645,3 +645,47 @@ func TestDocsShellLinesRun(t *testing.T) {
 		})
 	}
 }
+
+// TestDocsFrontPageClients holds the front pages' clients table to the
+// command: every client `localrouter setup` lists has its line there, and
+// each line, run with --print in an empty home, succeeds.
+func TestDocsFrontPageClients(t *testing.T) {
+	env := userEnv(t)
+	list, err := run(t, env, "setup")
+	if err != nil {
+		t.Fatalf("localrouter setup: %v\n%s", err, list)
+	}
+	var clients []string
+	for _, l := range strings.Split(list, "\n") {
+		if f := strings.Fields(l); strings.HasPrefix(l, "  ") && len(f) > 1 {
+			clients = append(clients, f[0])
+		}
+	}
+	if len(clients) < 11 {
+		t.Fatalf("localrouter setup lists %d clients, want the 11 of issue 15:\n%s", len(clients), list)
+	}
+	setupRE := regexp.MustCompile("`localrouter setup ([a-z-]+)`")
+	files := docFiles(t)
+	for _, name := range []string{"README.md", "README_zh.md"} {
+		shown := map[string]bool{}
+		for _, l := range files[name].lines {
+			for _, m := range setupRE.FindAllStringSubmatch(l, -1) {
+				shown[m[1]] = true
+			}
+		}
+		for _, c := range clients {
+			if !shown[c] {
+				t.Errorf("%s has no `localrouter setup %s` line", name, c)
+			}
+		}
+		for c := range shown {
+			if !slices.Contains(clients, c) {
+				t.Errorf("%s shows `localrouter setup %s`, a client the command does not know", name, c)
+				continue
+			}
+			if out, err := run(t, env, "setup", c, "--print"); err != nil {
+				t.Errorf("%s: localrouter setup %s --print: %v\n%s", name, c, err, out)
+			}
+		}
+	}
+}
