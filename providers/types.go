@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
 )
 
 // ChatCompletionRequest is an OpenAI Chat Completions request. Raw keeps the
@@ -375,8 +376,106 @@ func FindUsage(body []byte) *Usage {
 		return nil
 	}
 	u := &Usage{}
-	if json.Unmarshal(val, u) != nil {
+	if !decodeUsage(val, u) {
 		return nil
 	}
 	return u
+}
+
+// decodeUsage reads a usage object as encoding/json would into u, and
+// reports whether it could: every answer has one, and encoding/json's
+// reflection cost about 6 µs of it under load (issue 16). Keys match
+// case-insensitively, null leaves a field as it was, a duplicate key's
+// last value wins and a duplicate details object merges into the first;
+// any other type than a number or an object is an error, as it is there.
+func decodeUsage(b []byte, u *Usage) bool {
+	return eachMember(b, func(key, v []byte) bool {
+		switch {
+		case bytes.EqualFold(key, []byte("prompt_tokens")):
+			return usageInt(v, &u.PromptTokens)
+		case bytes.EqualFold(key, []byte("completion_tokens")):
+			return usageInt(v, &u.CompletionTokens)
+		case bytes.EqualFold(key, []byte("total_tokens")):
+			return usageInt(v, &u.TotalTokens)
+		case bytes.EqualFold(key, []byte("prompt_tokens_details")):
+			if string(v) == "null" {
+				u.PromptTokensDetails = nil
+				return true
+			}
+			if u.PromptTokensDetails == nil {
+				u.PromptTokensDetails = &PromptTokensDetails{}
+			}
+			d := u.PromptTokensDetails
+			return eachMember(v, func(k, v []byte) bool {
+				return !bytes.EqualFold(k, []byte("cached_tokens")) || usageInt(v, &d.CachedTokens)
+			})
+		case bytes.EqualFold(key, []byte("completion_tokens_details")):
+			if string(v) == "null" {
+				u.CompletionTokensDetails = nil
+				return true
+			}
+			if u.CompletionTokensDetails == nil {
+				u.CompletionTokensDetails = &CompletionTokensDetails{}
+			}
+			d := u.CompletionTokensDetails
+			return eachMember(v, func(k, v []byte) bool {
+				return !bytes.EqualFold(k, []byte("reasoning_tokens")) || usageInt(v, &d.ReasoningTokens)
+			})
+		}
+		return true
+	})
+}
+
+// eachMember calls f with each key (unquoted; a key with escapes is passed
+// as it is written, and matches nothing) and raw value of the object b,
+// stopping at false; it reports whether b was an object and f never
+// refused.
+func eachMember(b []byte, f func(key, value []byte) bool) bool {
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return true
+	}
+	for i < len(b) && b[i] == '"' {
+		kend := skipString(b, i)
+		if kend < 0 {
+			return false
+		}
+		key := b[i+1 : kend-1]
+		i = skipSpace(b, kend)
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		i = skipSpace(b, i+1)
+		vend := skipValue(b, i)
+		if vend < 0 || !f(key, b[i:vend]) {
+			return false
+		}
+		i = skipSpace(b, vend)
+		switch {
+		case i < len(b) && b[i] == ',':
+			i = skipSpace(b, i+1)
+		case i < len(b) && b[i] == '}':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// usageInt sets *n from a JSON integer; null leaves it.
+func usageInt(v []byte, n *int) bool {
+	if string(v) == "null" {
+		return true
+	}
+	x, err := strconv.Atoi(string(v))
+	if err != nil {
+		return false
+	}
+	*n = x
+	return true
 }
