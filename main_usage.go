@@ -18,7 +18,7 @@ import (
 
 	"github.com/localrouter/localrouter/config"
 	"github.com/localrouter/localrouter/proxy"
-	"github.com/localrouter/localrouter/usage"
+	"github.com/localrouter/localrouter/proxy/usage"
 )
 
 // usageStore is the usage database as the gateway runs it. A database that

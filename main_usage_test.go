@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/localrouter/localrouter/usage"
+	"github.com/localrouter/localrouter/proxy/usage"
 )
 
 func TestParseSince(t *testing.T) {

@@ -37,12 +37,13 @@ var importRules = []importRule{
 	{path: "config", own: nil, external: []string{"gopkg.in/yaml.v3", "github.com/fsnotify/fsnotify"}},
 	{path: "providers", tree: true, own: []string{"providers"}},
 	{path: "strategy", tree: true, own: []string{"strategy"}, external: []string{"github.com/expr-lang/expr"}},
-	{path: "proxy", tree: true, own: []string{"proxy", "providers", "strategy", "config", "usage"},
+	{path: "proxy/usage", tree: true, own: []string{"proxy/usage", "assets"}, external: []string{"modernc.org/sqlite"}},
+	// The dashboard reads the usage store and serves its page from assets;
+	// the proxy mounts it, main wires it.
+	{path: "proxy/ui", tree: true, own: []string{"proxy/ui", "proxy/usage", "assets"}},
+	{path: "proxy", tree: true, own: []string{"proxy", "providers", "strategy", "config"},
 		external: []string{"gopkg.in/yaml.v3", "github.com/fsnotify/fsnotify", "github.com/expr-lang/expr",
 			"github.com/prometheus/client_golang", "github.com/prometheus/client_model", "github.com/prometheus/common"}},
-	{path: "usage", tree: true, own: []string{"usage", "assets"}, external: []string{"modernc.org/sqlite"}},
-	// The dashboard reads the usage store; the proxy mounts it, main wires it.
-	{path: "dashboard", tree: true, own: []string{"dashboard", "usage"}},
 	{path: "tray", tree: true, own: []string{"tray", "assets"}, external: guiModules},
 	{path: "assets", tree: true, own: []string{"assets"}},
 	{path: "config/clients", own: []string{"config", "strategy"},

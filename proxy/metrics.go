@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/localrouter/localrouter/usage"
+	"github.com/localrouter/localrouter/proxy/usage"
 )
 
 // metrics are /metrics (DESIGN §12), fed from the usage record of each

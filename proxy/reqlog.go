@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/proxy/usage"
 	"github.com/localrouter/localrouter/strategy"
-	"github.com/localrouter/localrouter/usage"
 )
 
 // Recorder takes one usage record per routed request (DESIGN §12).

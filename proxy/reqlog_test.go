@@ -16,7 +16,7 @@ import (
 
 	"github.com/localrouter/localrouter/config"
 	"github.com/localrouter/localrouter/providers"
-	"github.com/localrouter/localrouter/usage"
+	"github.com/localrouter/localrouter/proxy/usage"
 )
 
 // records is a Recorder that keeps what it gets.

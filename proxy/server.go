@@ -18,8 +18,8 @@ import (
 	"github.com/localrouter/localrouter/config"
 	"github.com/localrouter/localrouter/providers"
 	"github.com/localrouter/localrouter/providers/mock"
+	"github.com/localrouter/localrouter/proxy/usage"
 	"github.com/localrouter/localrouter/strategy"
-	"github.com/localrouter/localrouter/usage"
 )
 
 // Router decides where a request goes. *strategy.Engine implements it.

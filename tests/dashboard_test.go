@@ -20,7 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/localrouter/localrouter/usage"
+	"github.com/localrouter/localrouter/proxy/usage"
 )
 
 // The dashboard (/ui) in real headless Chromium, driven with chromedp

@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/localrouter/localrouter/usage"
+	"github.com/localrouter/localrouter/proxy/usage"
 )
 
 // usageBackends are a local and a remote Chat Completions fake; the local

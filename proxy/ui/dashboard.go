@@ -1,4 +1,4 @@
-// Package dashboard serves LocalRouter's web page, /ui (DESIGN §12): the
+// Package ui serves LocalRouter's web page, /ui (DESIGN §12): the
 // live request log, tokens and cost per day, and the gateway's health. The
 // page is hand-written HTML, CSS and JavaScript embedded in the binary, with
 // charts drawn as SVG by its own script: it loads nothing from elsewhere and
@@ -7,11 +7,10 @@
 // The handler reads the usage store and its live feed through the small
 // interfaces below; the proxy mounts it behind its guard and serves
 // /ui/api/status itself.
-package dashboard
+package ui
 
 import (
 	"context"
-	"embed"
 	"encoding/json"
 	"io/fs"
 	"log/slog"
@@ -19,7 +18,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/localrouter/localrouter/usage"
+	"github.com/localrouter/localrouter/assets"
+	"github.com/localrouter/localrouter/proxy/usage"
 )
 
 // Store is what the page reads of the usage database; *usage.Store
@@ -53,9 +53,6 @@ type Options struct {
 	Now func() time.Time
 }
 
-//go:embed assets
-var assets embed.FS
-
 // keepAlive is how often an idle live feed sends a comment, so that a
 // connection the browser or a proxy between would drop stays open.
 const keepAlive = 15 * time.Second
@@ -77,7 +74,7 @@ func New(o Options) http.Handler {
 		o.Off = offByConfig
 	}
 	h := &handler{o: o, mux: http.NewServeMux()}
-	static, _ := fs.Sub(assets, "assets")
+	static, _ := fs.Sub(assets.UI, "ui")
 	files := http.FileServerFS(static)
 	h.mux.Handle("GET /ui/{$}", page(files, "/"))
 	h.mux.Handle("GET /ui/app.js", page(files, "/app.js"))

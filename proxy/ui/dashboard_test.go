@@ -1,4 +1,4 @@
-package dashboard
+package ui
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/localrouter/localrouter/usage"
+	"github.com/localrouter/localrouter/proxy/usage"
 )
 
 // at is the tests' clock: mid-afternoon, so that today holds the records.

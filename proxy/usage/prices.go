@@ -9,7 +9,7 @@ import (
 	"github.com/localrouter/localrouter/assets"
 )
 
-//go:generate go run ./internal/genprices -in ${TOKENLENS_TGZ} -out ../assets/prices.json
+//go:generate go run ./internal/genprices -in ${TOKENLENS_TGZ} -out ../../assets/prices.json
 
 // Price is what a model costs, in US dollars per million tokens.
 type Price struct {
