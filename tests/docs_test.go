@@ -26,6 +26,7 @@ package tests
 //     links every docs/zh/ page; each Chinese page (README_zh.md, docs/zh/*)
 //     has the same sequence of ## and ### headings as its English one, and
 //     docs/zh/ has the same pages as docs/.
+//   - A repository path in inline code (`proxy/deps_test.go`) exists.
 //   - docs/config.md and docs/zh/config.md name every key the loader
 //     accepts, each in one row; the front pages' clients table names every
 //     client `localrouter setup` lists, and each line runs with --print.
@@ -72,6 +73,7 @@ type mdFile struct {
 	blocks   []mdBlock
 	headings []mdHeading
 	links    []mdLink
+	codes    []mdLink // inline code spans, outside fenced blocks
 }
 
 type mdBlock struct {
@@ -134,6 +136,9 @@ func parseMarkdown(name string, data []byte) *mdFile {
 				seen[a] = 0
 			}
 			f.headings = append(f.headings, mdHeading{level: len(m[1]), text: m[2], anchor: a, line: i + 1})
+		}
+		for _, c := range codeRE.FindAllString(l, -1) {
+			f.codes = append(f.codes, mdLink{target: strings.Trim(c, "`"), line: i + 1})
 		}
 		for _, m := range linkRE.FindAllStringSubmatch(codeRE.ReplaceAllString(l, ""), -1) {
 			f.links = append(f.links, mdLink{target: m[1], line: i + 1})
@@ -693,5 +698,45 @@ func TestDocsFrontPageClients(t *testing.T) {
 				t.Errorf("%s: localrouter setup %s --print: %v\n%s", name, c, err, out)
 			}
 		}
+	}
+}
+
+// createdPaths are repository paths the docs tell the reader to make.
+var createdPaths = map[string]bool{
+	"packaging/config": true, // docs/docker.md: mkdir -p packaging/config
+}
+
+// TestDocsPathsExist: a file or folder of the repository named in inline
+// code (`proxy/deps_test.go`, `assets/config.yaml`) exists, so a page
+// cannot go on naming a file after it moved.
+func TestDocsPathsExist(t *testing.T) {
+	entries, err := os.ReadDir(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tops := map[string]bool{}
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			tops[e.Name()] = true
+		}
+	}
+	pathRE := regexp.MustCompile(`^[a-z_]+(/[A-Za-z0-9_.-]+)+/?$`)
+	files := docFiles(t)
+	n := 0
+	for _, name := range sortedNames(files) {
+		for _, c := range files[name].codes {
+			p := strings.TrimSuffix(c.target, "/")
+			if !pathRE.MatchString(c.target) || strings.Contains(p, "...") || !tops[strings.Split(p, "/")[0]] || createdPaths[p] {
+				continue
+			}
+			n++
+			if _, err := os.Stat(filepath.Join(repoRoot, filepath.FromSlash(p))); err != nil {
+				t.Errorf("%s:%d: `%s`: no such file or folder in the repository", name, c.line, c.target)
+			}
+		}
+	}
+	t.Logf("%d repository paths named in the docs exist", n)
+	if n < 50 {
+		t.Errorf("found %d repository paths in the docs; they name more", n)
 	}
 }
