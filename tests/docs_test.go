@@ -26,7 +26,8 @@ package tests
 //     links every docs/zh/ page; each Chinese page (README_zh.md, docs/zh/*)
 //     has the same sequence of ## and ### headings as its English one, and
 //     docs/zh/ has the same pages as docs/.
-//   - A repository path in inline code (`proxy/deps_test.go`) exists.
+//   - A repository path in inline code (`proxy/deps_test.go`) exists, and
+//     the architecture's tree lists every package and nothing that is gone.
 //   - docs/config.md and docs/zh/config.md name every key the loader
 //     accepts, each in one row; the front pages' clients table names every
 //     client `localrouter setup` lists, and each line runs with --print.
@@ -740,3 +741,78 @@ func TestDocsPathsExist(t *testing.T) {
 		t.Errorf("found %d repository paths in the docs; they name more", n)
 	}
 }
+
+// TestDocsArchitectureListsPackages keeps the architecture's tree in
+// docs/development.md (and its Chinese page) whole: each entry exists, and
+// each package of the program is an entry. Tools (packaging/, internal/
+// generators) and tests/ need none.
+func TestDocsArchitectureListsPackages(t *testing.T) {
+	var pkgs []string
+	err := filepath.WalkDir(repoRoot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(repoRoot, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			switch {
+			case rel == ".":
+			case strings.HasPrefix(d.Name(), "."), d.Name() == "testdata", d.Name() == "internal",
+				rel == "packaging", rel == "tests", rel == "dist", rel == "bin", rel == "docs":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if dir := path.Dir(rel); dir != "." && strings.HasSuffix(rel, ".go") && !strings.HasSuffix(rel, "_test.go") && !slices.Contains(pkgs, dir) {
+			pkgs = append(pkgs, dir)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("found %d packages; the module has more", len(pkgs))
+	}
+	files := docFiles(t)
+	for _, name := range []string{"docs/development.md", "docs/zh/development.md"} {
+		f := files[name]
+		entries := map[string]bool{}
+		for _, b := range architectureBlock(t, f).lines() {
+			if b == "" || strings.HasPrefix(b, " ") {
+				continue // a description's next line
+			}
+			e := strings.TrimSuffix(strings.Fields(b)[0], "/")
+			entries[e] = true
+			if _, err := os.Stat(filepath.Join(repoRoot, filepath.FromSlash(e))); err != nil {
+				t.Errorf("%s: the architecture lists %s, which does not exist", name, e)
+			}
+		}
+		for _, p := range pkgs {
+			if !entries[p] {
+				t.Errorf("%s: the architecture does not list the package %s", name, p)
+			}
+		}
+	}
+}
+
+// architectureBlock is the first fenced block after the Architecture
+// heading (## 架构 in Chinese).
+func architectureBlock(t *testing.T, f *mdFile) mdBlock {
+	t.Helper()
+	var at int
+	for _, h := range f.headings {
+		if h.level == 2 && (h.text == "Architecture" || h.text == "架构") {
+			at = h.line
+		}
+	}
+	for _, b := range f.blocks {
+		if at > 0 && b.line > at {
+			return b
+		}
+	}
+	t.Fatalf("%s has no block under an Architecture heading", f.name)
+	return mdBlock{}
+}
+
+func (b mdBlock) lines() []string { return strings.Split(b.text, "\n") }
