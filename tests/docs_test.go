@@ -17,8 +17,10 @@ package tests
 //     http://127.0.0.1:8080 and use no variable, pipe or redirection, sent to
 //     a LocalRouter started on the template config (as after `make run`),
 //     on a free port put in place of 8080, with --fail-with-body added so
-//     that an HTTP error fails the line. Everything else (make, systemctl,
-//     docker, servers, clients) is not run.
+//     that an HTTP error fails the line; where the page shows the answer
+//     (a text block after, starting "HTTP/"), the status, the headers that do
+//     not vary and a JSON body must be what the request got. Everything else
+//     (make, systemctl, docker, servers, clients) is not run.
 //   - Every relative link and #anchor (there, in CONTRIBUTING.md and in
 //     CHANGELOG.md) resolves to a file in the repository and a heading in it,
 //     anchors as GitHub makes them.
@@ -39,6 +41,7 @@ package tests
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -54,6 +57,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/google/go-cmp/cmp"
 	"gopkg.in/yaml.v3"
 
 	"github.com/localrouter/localrouter/config"
@@ -516,14 +520,20 @@ func mergeNode(dst, src *yaml.Node) {
 type shellLine struct {
 	where string
 	cmd   string
+	shown string // the answer the page shows for it: a text block next, starting "HTTP/"
 }
 
 func shellLines(files map[string]*mdFile) []shellLine {
 	var lines []shellLine
 	for _, name := range sortedNames(files) {
-		for _, b := range files[name].blocks {
+		blocks := files[name].blocks
+		for i, b := range blocks {
 			if b.lang != "sh" && b.lang != "bash" && b.lang != "shell" {
 				continue
+			}
+			shown := ""
+			if i+1 < len(blocks) && blocks[i+1].lang == "text" && strings.HasPrefix(blocks[i+1].text, "HTTP/") {
+				shown = blocks[i+1].text
 			}
 			sc := bufio.NewScanner(strings.NewReader(b.text))
 			n, cur, start := b.line, "", 0
@@ -543,7 +553,7 @@ func shellLines(files map[string]*mdFile) []shellLine {
 					continue
 				}
 				if c := stripComment(cur); c != "" {
-					lines = append(lines, shellLine{where: fmt.Sprintf("%s:%d", name, start), cmd: c})
+					lines = append(lines, shellLine{where: fmt.Sprintf("%s:%d", name, start), cmd: c, shown: shown})
 				}
 				cur = ""
 			}
@@ -627,7 +637,7 @@ func TestDocsShellLinesRun(t *testing.T) {
 			env[i] = "PATH=" + filepath.Join(home, "path") + string(os.PathListSeparator) + strings.TrimPrefix(e, "PATH=")
 		}
 	}
-	sh := func(t *testing.T, l shellLine, cmdline string) {
+	sh := func(t *testing.T, l shellLine, cmdline string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -637,9 +647,13 @@ func TestDocsShellLinesRun(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s: %s: %v\n%s", l.where, l.cmd, err, out)
 		}
+		return string(out)
 	}
 	for _, l := range bins {
 		t.Run(l.where, func(t *testing.T) { sh(t, l, l.cmd) })
+	}
+	if shown := slices.IndexFunc(curls, func(l shellLine) bool { return l.shown != "" }); shown < 0 {
+		t.Errorf("no curl line is followed by the answer it gets; the README's first request is")
 	}
 
 	// The first request of the README, on the config make run creates.
@@ -653,8 +667,53 @@ func TestDocsShellLinesRun(t *testing.T) {
 	for _, l := range curls {
 		t.Run(l.where, func(t *testing.T) {
 			cmd := strings.Replace(l.cmd, "curl ", "curl --fail-with-body --silent --show-error ", 1)
-			sh(t, l, strings.ReplaceAll(cmd, "127.0.0.1:8080", addr))
+			out := sh(t, l, strings.ReplaceAll(cmd, "127.0.0.1:8080", addr))
+			if l.shown != "" {
+				compareAnswer(t, l.where, l.shown, out)
+			}
 		})
+	}
+}
+
+// compareAnswer holds what a page shows a curl -i line get to what it got:
+// the status line, every header shown but those that vary (Date, the
+// lengths, the overhead) and a JSON body, its "created" time aside.
+func compareAnswer(t *testing.T, where, shown, got string) {
+	t.Helper()
+	split := func(s string) (head []string, body string) {
+		s = strings.ReplaceAll(s, "\r\n", "\n")
+		h, b, _ := strings.Cut(s, "\n\n")
+		return strings.Split(h, "\n"), strings.TrimSpace(b)
+	}
+	wantHead, wantBody := split(shown)
+	gotHead, gotBody := split(got)
+	if wantHead[0] != gotHead[0] {
+		t.Errorf("%s: the page shows %q, the request got %q", where, wantHead[0], gotHead[0])
+	}
+	for _, h := range wantHead[1:] {
+		name, _, _ := strings.Cut(h, ":")
+		switch strings.ToLower(name) {
+		case "date", "content-length", "x-localrouter-overhead":
+			continue
+		}
+		if !slices.Contains(gotHead, h) {
+			t.Errorf("%s: the page shows the header %q; the request got:\n%s", where, h, strings.Join(gotHead, "\n"))
+		}
+	}
+	if !strings.HasPrefix(wantBody, "{") {
+		return
+	}
+	var want, gotJSON map[string]any
+	if err := json.Unmarshal([]byte(wantBody), &want); err != nil {
+		t.Fatalf("%s: the page's answer is not JSON: %v", where, err)
+	}
+	if err := json.Unmarshal([]byte(gotBody), &gotJSON); err != nil {
+		t.Fatalf("%s: the answer is not JSON: %v\n%s", where, err, gotBody)
+	}
+	delete(want, "created")
+	delete(gotJSON, "created")
+	if diff := cmp.Diff(want, gotJSON); diff != "" {
+		t.Errorf("%s: the answer differs from the page's (-page +got):\n%s", where, diff)
 	}
 }
 
