@@ -86,7 +86,7 @@ clean:
 # The version stamped into the binaries also names the archives (read from
 # LDFLAGS, so both agree even if the tree changes during a build).
 DIST_VERSION := $(patsubst main.version=%,%,$(filter main.version=%,$(LDFLAGS)))
-DIST_DOCS    := LICENSE README.md README_zh.md
+DIST_DOCS    := LICENSE README.md README_zh.md docs
 ICON_SIZES   := 16 24 32 48 64 128 256 512
 # go-winres embeds the icon, manifest and version info in the Windows .exe.
 GOWINRES     ?= go run github.com/tc-hib/go-winres@v0.3.3
@@ -107,7 +107,7 @@ share-files = install -Dm644 packaging/linux/localrouter.desktop $(1)/share/appl
 	install -Dm644 packaging/linux/localrouter.service $(1)/share/systemd/user/localrouter.service
 
 # dist/localrouter_<version>_linux_{amd64,arm64}.tar.gz and _windows_amd64.zip,
-# each with the binary, LICENSE and the READMEs (the Linux ones also share/:
+# each with the binary, LICENSE, the READMEs and docs/ (the Linux ones also share/:
 # desktop entry, icons, systemd user unit), and dist/SHA256SUMS. Linux builds
 # are static (CGO_ENABLED=0; the tray talks D-Bus in pure Go); the Windows
 # build is a GUI-subsystem .exe with cgo (mingw-w64) and embedded resources.
@@ -117,7 +117,7 @@ dist:
 		name=localrouter_$(DIST_VERSION)_linux_$$arch; d=dist/$$name; \
 		echo "dist: $$name"; \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -ldflags "$(LDFLAGS)" -o $$d/localrouter . ; \
-		cp $(DIST_DOCS) $$d/; \
+		cp -r $(DIST_DOCS) $$d/; \
 		$(call share-files,$$d); \
 		tar -C dist --sort=name --owner=0 --group=0 --numeric-owner -czf $$d.tar.gz $$name; \
 		rm -rf $$d; \
@@ -130,7 +130,7 @@ dist:
 	CGO_ENABLED=1 CC=$(WINDOWS_CC) GOOS=windows GOARCH=amd64 \
 		go build -trimpath -ldflags "$(LDFLAGS) -H windowsgui" -o $$d/localrouter.exe . ; \
 	rm -f rsrc_windows_amd64.syso; \
-	cp $(DIST_DOCS) $$d/; \
+	cp -r $(DIST_DOCS) $$d/; \
 	(cd dist && rm -f $$name.zip && zip -qr $$name.zip $$name); \
 	rm -rf $$d
 	cd dist && sha256sum *.tar.gz *.zip > SHA256SUMS && sha256sum -c SHA256SUMS

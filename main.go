@@ -55,6 +55,15 @@ func run(args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	if fs.NArg() > 0 {
+		// A word that is no command must not start a gateway the user did
+		// not ask for.
+		fs.Usage()
+		if fs.Arg(0) == "help" {
+			return flag.ErrHelp
+		}
+		return fmt.Errorf("unknown command %q: the commands are check, setup and usage", fs.Arg(0))
+	}
 	if *showVersion {
 		fmt.Fprintf(stdout, "localrouter %s (commit %s, built %s)\n", version, commit, date)
 		return nil

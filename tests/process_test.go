@@ -242,9 +242,20 @@ func itoa(n int) string {
 }
 
 func TestHelpExitsZero(t *testing.T) {
-	out, err := run(t, nil, "--help")
-	if err != nil || !strings.Contains(out, "-config") {
-		t.Errorf("--help: %v\n%s", err, out)
+	for _, arg := range []string{"--help", "help"} {
+		out, err := run(t, nil, arg)
+		if err != nil || !strings.Contains(out, "-config") {
+			t.Errorf("%s: %v\n%s", arg, err, out)
+		}
+	}
+}
+
+// TestUnknownCommandDoesNotServe: a mistyped command is an error, not a
+// gateway started in the background of a typo.
+func TestUnknownCommandDoesNotServe(t *testing.T) {
+	out, err := run(t, userEnv(t), "chek")
+	if err == nil || !strings.Contains(out, `unknown command "chek"`) {
+		t.Errorf("localrouter chek: %v\n%s", err, out)
 	}
 }
 
