@@ -85,7 +85,7 @@ func TestSetupCodexReachesLocalRouter(t *testing.T) {
 }
 
 // setupClients are the clients that write a file, where it is under HOME
-// on Linux, and the golden files of setup/testdata for it.
+// on Linux, and the golden files of config/clients/testdata for it.
 var setupClients = []struct{ name, file, ext, brokenAt string }{
 	{"claude-code", ".claude/settings.json", "json", ":5:"},
 	{"codex", ".codex/config.toml", "toml", ":3:"},
@@ -98,7 +98,7 @@ var setupClients = []struct{ name, file, ext, brokenAt string }{
 }
 
 // TestSetupCommand runs `localrouter setup` as a process for each client
-// over the user's file in setup/testdata: --print writes nothing and shows
+// over the user's file in config/clients/testdata: --print writes nothing and shows
 // no key, the write gives the golden result, a second run changes
 // nothing, --undo restores the file byte for byte, a second --undo has
 // nothing to undo and fails, and a broken file is refused with its line.
@@ -203,7 +203,7 @@ func TestSetupListAndPaste(t *testing.T) {
 
 func golden(t *testing.T, parts ...string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(append([]string{"..", "setup", "testdata"}, parts...)...))
+	b, err := os.ReadFile(filepath.Join(append([]string{"..", "config", "clients", "testdata"}, parts...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
