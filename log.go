@@ -71,11 +71,17 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// logEvery spaces the writer's turns: a line wakes it, and the lines of
+// the next few milliseconds wait for its next turn rather than wake it
+// each, which under load was a wakeup of another thread per request.
+const logEvery = 10 * time.Millisecond
+
 func (b *logBuffer) run() {
 	defer close(b.done)
 	var spare []byte
 	for range b.wake {
 		spare = b.flush(spare)
+		time.Sleep(logEvery)
 	}
 }
 

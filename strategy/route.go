@@ -158,6 +158,9 @@ type Engine struct {
 	// rules compile once, not per request. Decisions racing on a change may
 	// compile twice; both results are the same.
 	compiled atomic.Pointer[compiledStrategy]
+	// whole is, per provider, the history of a session it answered all of:
+	// shared and never changed, so a new session allocates none.
+	whole map[string]*[]Stint
 }
 
 type compiledStrategy struct {
@@ -171,10 +174,11 @@ func NewEngine(t Table) (*Engine, error) {
 	if t.Default != Local && t.Default != Remote {
 		return nil, fmt.Errorf("strategy: default side must be local or remote, got %q", t.Default)
 	}
-	e := &Engine{t: t, byName: map[string]*Provider{}, byModel: map[string][]*Provider{}}
+	e := &Engine{t: t, byName: map[string]*Provider{}, byModel: map[string][]*Provider{}, whole: map[string]*[]Stint{}}
 	for i := range e.t.Providers {
 		p := &e.t.Providers[i]
 		e.byName[p.Name] = p
+		e.whole[p.Name] = &[]Stint{{Provider: p.Name}}
 		for _, m := range p.Models {
 			e.byModel[m] = append(e.byModel[m], p)
 		}

@@ -68,11 +68,14 @@ type Stint struct {
 const maxStints = 8
 
 // moved returns r's stints with a new one for provider from entry from.
-func (r sessionRoute) moved(provider string, from int) *[]Stint {
+func (e *Engine) moved(r sessionRoute, provider string, from int) *[]Stint {
 	if r.stints == nil {
 		// A new session; or one first seen mid-conversation (after a
 		// restart), whose history is taken to be its provider's, as it
 		// most likely is and as before sessions were kept.
+		if w := e.whole[provider]; w != nil {
+			return w
+		}
 		return &[]Stint{{Provider: provider}}
 	}
 	old := *r.stints
@@ -224,7 +227,7 @@ func (e *Engine) session(r *Request, live Live, fresh Decision) Decision {
 	if ok {
 		fresh.Reason += ", session moved"
 	}
-	next := sessionRoute{side: fresh.Side, provider: fresh.Provider, model: fresh.Model, stints: prev.moved(fresh.Provider, r.Turns)}
+	next := sessionRoute{side: fresh.Side, provider: fresh.Provider, model: fresh.Model, stints: e.moved(prev, fresh.Provider, r.Turns)}
 	live.Sessions.put(k, next, now)
 	fresh.history = next.stints
 	return fresh
@@ -271,7 +274,7 @@ func (e *Engine) moveSession(r *Request, live Live, d, alt Decision) *[]Stint {
 	if r.Opening {
 		prev.stints = nil // a first turn's history is the client's own
 	}
-	next := sessionRoute{side: alt.Side, provider: alt.Provider, model: alt.Model, stints: prev.moved(alt.Provider, r.Turns)}
+	next := sessionRoute{side: alt.Side, provider: alt.Provider, model: alt.Model, stints: e.moved(prev, alt.Provider, r.Turns)}
 	live.Sessions.put(k, next, live.Sessions.now())
 	return next.stints
 }

@@ -419,7 +419,7 @@ func TestAnthropicUpstreamErrorStatus(t *testing.T) {
 	if apiErr.StatusCode != 529 || apiErr.Code != "overloaded_error" || !strings.Contains(apiErr.Message, "Overloaded") {
 		t.Errorf("got status %d, code %q, message %q", apiErr.StatusCode, apiErr.Code, apiErr.Message)
 	}
-	if strings.Contains(p.Logs(), anthropicKey) {
+	if strings.Contains(p.finalLogs(t), anthropicKey) {
 		t.Error("the API key appears in the logs")
 	}
 }

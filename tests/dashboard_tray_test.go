@@ -172,7 +172,7 @@ func TestDashboardTokenCookie(t *testing.T) {
 	if strings.Contains(html, clientKey) {
 		t.Error("the page holds the api_key")
 	}
-	if strings.Contains(p.Logs(), clientKey) || strings.Contains(p.Logs(), u.Query().Get("token")) {
+	if logs := p.finalLogs(t); strings.Contains(logs, clientKey) || strings.Contains(logs, u.Query().Get("token")) {
 		t.Error("the log holds the api_key or the token")
 	}
 }

@@ -410,7 +410,7 @@ func TestGeminiUpstreamErrorStatus(t *testing.T) {
 	if resp.StatusCode != 404 || eb.Error.Type != "invalid_request_error" || eb.Error.Code == nil || *eb.Error.Code != "model_not_found" {
 		t.Errorf("status %d, body %s", resp.StatusCode, got)
 	}
-	if strings.Contains(got, geminiKey) || strings.Contains(p.Logs(), geminiKey) {
+	if strings.Contains(got, geminiKey) || strings.Contains(p.finalLogs(t), geminiKey) {
 		t.Error("the API key leaked into the answer or the logs")
 	}
 }

@@ -185,6 +185,17 @@ func readAll(t *testing.T, r io.Reader) string {
 	return string(b)
 }
 
+// finalLogs stops the process and returns all it logged: the log is
+// written off the request path, so only a finished process has surely
+// written every line. Checks that something is absent from the log use it.
+func (p *proc) finalLogs(t *testing.T) string {
+	t.Helper()
+	if err := p.stop(t); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
+	}
+	return p.Logs()
+}
+
 // waitLog waits until the process has logged substr.
 func (p *proc) waitLog(t *testing.T, substr string) {
 	t.Helper()

@@ -134,10 +134,6 @@ func TestPrivateSecretKeepsEveryRemoteNameLocal(t *testing.T) {
 			t.Errorf("the local fake got a request without the prompt: %s", r.body)
 		}
 	}
-	if strings.Contains(p.Logs(), "wJalrXUtnFEMI") {
-		t.Error("the secret reached the log")
-	}
-
 	// Without the secret the same request goes remote: the scan, not the
 	// config, kept the others local.
 	if route := chatRoute(t, p, "auto", "Why does this fail?"); !strings.HasPrefix(route, "remote:deepseek/deepseek-chat") {
@@ -145,6 +141,9 @@ func TestPrivateSecretKeepsEveryRemoteNameLocal(t *testing.T) {
 	}
 	if n := len(b.deepseek.requests()); n != 1 {
 		t.Errorf("the remote fake got %d requests, want the one without a secret", n)
+	}
+	if strings.Contains(p.finalLogs(t), "wJalrXUtnFEMI") {
+		t.Error("the secret reached the log")
 	}
 }
 

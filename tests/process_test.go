@@ -128,9 +128,7 @@ func TestMissingConfigIsCreatedAndServesMock(t *testing.T) {
 	if !h.Mock || h.MockReason == "" {
 		t.Errorf("health mock=%v reason=%q, want mock with a reason", h.Mock, h.MockReason)
 	}
-	if !strings.Contains(p.Logs(), "serving from the mock provider") {
-		t.Errorf("log does not say mock mode loudly:\n%s", p.Logs())
-	}
+	p.waitLog(t, "serving from the mock provider") // loudly
 	chat, err := http.Post(p.url+"/v1/chat/completions", "application/json",
 		strings.NewReader(`{"model":"auto","messages":[{"role":"user","content":"hello"}]}`))
 	if err != nil {
@@ -288,7 +286,11 @@ func TestStderrReaderGone(t *testing.T) {
 			t.Fatalf("request %d: %d %s", i+1, resp.StatusCode, body)
 		}
 	}
-	// Each request logs its line before its answer is sent.
+	// The log is written off the request path: a clean exit writes what
+	// it still holds.
+	if err := p.stop(t); err != nil {
+		t.Fatalf("exit after SIGTERM with stderr gone: %v", err)
+	}
 	logFile := filepath.Join(envValue(env, "XDG_CACHE_HOME"), "localrouter", "localrouter.log")
 	b, err := os.ReadFile(logFile)
 	if err != nil {

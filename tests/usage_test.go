@@ -298,9 +298,7 @@ func TestUsageBrokenDatabase(t *testing.T) {
 		if b, err := os.ReadFile(aside); err != nil || string(b) != junk {
 			t.Errorf("the corrupt file is not at %s: %v", aside, err)
 		}
-		if !strings.Contains(p.Logs(), "usage database was corrupt") {
-			t.Errorf("no log line about the corrupt database:\n%s", p.Logs())
-		}
+		p.waitLog(t, "usage database was corrupt")
 	})
 
 	t.Run("disabled", func(t *testing.T) {
@@ -343,7 +341,7 @@ func TestUsageBrokenDatabase(t *testing.T) {
 		if e, _ := u["error"].(string); !strings.Contains(e, "usage") || u["enabled"] != true {
 			t.Errorf("/health usage = %v, want enabled with the open error", u)
 		}
-		if n := strings.Count(p.Logs(), "usage is not recorded"); n != 1 {
+		if n := strings.Count(p.finalLogs(t), "usage is not recorded"); n != 1 {
 			t.Errorf("%d log lines about the usage database, want 1:\n%s", n, p.Logs())
 		}
 	})
