@@ -202,6 +202,21 @@ func (m *costModel) value(node ast.Node) (costValue, error) {
 			}
 			return inputValue, nil
 		}
+		// A matches the guard rewrote (rules.go: matchesFunc): its
+		// pattern a literal, its memory the automaton's.
+		if id, ok := n.Callee.(*ast.IdentifierNode); ok && id.Value == matchesFunc && len(n.Arguments) == 2 {
+			if s, ok := n.Arguments[1].(*ast.StringNode); ok {
+				if _, err := m.eval(n.Arguments[0]); err != nil {
+					return costValue{}, err
+				}
+				insts, err := regexpSize(s.Value)
+				if err != nil {
+					return costValue{}, err
+				}
+				m.charge(n, bound{c: costRegexp + costRegexpPer*float64(insts)})
+				return scalarValue, nil
+			}
+		}
 	case *ast.BuiltinNode:
 		return m.builtin(n)
 	case *ast.ConditionalNode:

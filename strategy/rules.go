@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -182,7 +183,7 @@ func compileWhen(when string) (prog *vm.Program, cost bound, err error) {
 	for _, name := range ruleBuiltins {
 		opts = append(opts, expr.EnableBuiltin(name))
 	}
-	opts = append(opts, expr.Patch(g))
+	opts = append(opts, expr.Function(matchesFunc, matchRule, new(func(string, string) bool)), expr.Patch(g))
 	prog, err = expr.Compile(when, opts...)
 	if g.err != nil {
 		// What the guard refuses may well type-check: its error comes first.
@@ -255,6 +256,10 @@ func (g *ruleGuard) Visit(node *ast.Node) {
 				// Compilation goes on after a refusal: keep the checker
 				// from compiling the pattern all the same.
 				n.Right = &ast.StringNode{}
+			} else if err == nil {
+				if _, err := ruleRegexp(s.Value); err == nil {
+					ast.Patch(node, &ast.CallNode{Callee: &ast.IdentifierNode{Value: matchesFunc}, Arguments: []ast.Node{n.Left, n.Right}})
+				}
 			}
 		}
 	}
@@ -362,4 +367,44 @@ func canonicalKey(b []byte, name string) []byte {
 		upper = c == '-'
 	}
 	return b
+}
+
+// matchesFunc stands for a rule's `matches`: Go's regexp backtracks over
+// a string input with a stack that grows with the input (50 bytes a byte
+// for ".*x", FuzzRuleCompile found), which no bound on the rule can cap;
+// over a reader it runs its automaton, whose memory is the pattern's.
+const matchesFunc = "__matches"
+
+// ruleRegexps caches the compiled patterns of the rules, bounded: a
+// strategy may change its patterns on every poll.
+var ruleRegexps struct {
+	mu sync.Mutex
+	m  map[string]*regexp.Regexp
+}
+
+func ruleRegexp(pattern string) (*regexp.Regexp, error) {
+	ruleRegexps.mu.Lock()
+	defer ruleRegexps.mu.Unlock()
+	if re := ruleRegexps.m[pattern]; re != nil {
+		return re, nil
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return nil, err
+	}
+	if ruleRegexps.m == nil || len(ruleRegexps.m) >= 256 {
+		ruleRegexps.m = map[string]*regexp.Regexp{}
+	}
+	ruleRegexps.m[pattern] = re
+	return re, nil
+}
+
+func matchRule(params ...any) (any, error) {
+	s, _ := params[0].(string)
+	pattern, _ := params[1].(string)
+	re, err := ruleRegexp(pattern)
+	if err != nil {
+		return nil, err
+	}
+	return re.MatchReader(strings.NewReader(s)), nil
 }
