@@ -2,6 +2,7 @@ package providers
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -435,4 +436,33 @@ func withoutPrefix(f Facts) Facts {
 func withoutSession(f Facts) Facts {
 	f.Prefix, f.ToolTurn, f.Turns, f.Opening = 0, false, 0, false
 	return f
+}
+
+// TestSpecial8: the eight-byte test finds every control character, quote
+// and backslash in every position, and no byte else, so the fast loop of
+// str never steps over a byte it must look at nor stops needlessly on
+// plain text.
+func TestSpecial8(t *testing.T) {
+	plain := []byte("abcdefgh")
+	for pos := range 8 {
+		for v := range 256 {
+			w := bytes.Clone(plain)
+			w[pos] = byte(v)
+			want := v < 0x20 || v == '"' || v == '\\'
+			if got := special8(binary.LittleEndian.Uint64(w)); got != want {
+				t.Fatalf("byte %#x at %d: special8 %v, want %v", v, pos, got, want)
+			}
+		}
+	}
+	// Plain words of every byte that needs no look, high bytes (UTF-8) too.
+	for v := 0x20; v < 256; v++ {
+		if v == '"' || v == '\\' {
+			continue
+		}
+		w := bytes.Repeat([]byte{byte(v)}, 8)
+		w[3] = 'x'
+		if special8(binary.LittleEndian.Uint64(w)) {
+			t.Fatalf("plain word %q: special8 true", w)
+		}
+	}
 }

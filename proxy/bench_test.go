@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -166,5 +167,44 @@ func BenchmarkLoad(b *testing.B) {
 			b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(b.N), "cpu-us/op")
 			b.ReportMetric(float64(b.N)/wall.Seconds(), "req/s")
 		})
+	}
+}
+
+// benchAgentRequest is what a coding agent sends: about 150 KB, a long
+// system prompt, 30 tool schemas and a history of tool calls and results.
+var benchAgentRequest = func() []byte {
+	type fn struct {
+		Name        string          `json:"name"`
+		Description string          `json:"description"`
+		Parameters  json.RawMessage `json:"parameters"`
+	}
+	var tools []map[string]any
+	for i := range 30 {
+		tools = append(tools, map[string]any{"type": "function", "function": fn{
+			Name: fmt.Sprintf("tool_%d", i), Description: strings.Repeat("Reads or edits files in the workspace. ", 8),
+			Parameters: json.RawMessage(`{"type":"object","properties":{"path":{"type":"string","description":"file path"},` +
+				`"start":{"type":"integer"},"end":{"type":"integer"},"content":{"type":"string"}},"required":["path"]}`)}})
+	}
+	msgs := []map[string]any{{"role": "system", "content": strings.Repeat("You are a careful coding agent working in a Go repository. ", 200)}}
+	for i := 0; ; i++ {
+		msgs = append(msgs,
+			map[string]any{"role": "user", "content": fmt.Sprintf("Step %d: fix the failing test.\n%s", i, strings.Repeat("at main.go:42\n", 30))},
+			map[string]any{"role": "assistant", "content": nil, "tool_calls": []map[string]any{{"id": fmt.Sprint("call_", i), "type": "function",
+				"function": map[string]any{"name": "tool_1", "arguments": `{"path":"pkg/router/route.go","start":1,"end":200}`}}}},
+			map[string]any{"role": "tool", "tool_call_id": fmt.Sprint("call_", i), "content": strings.Repeat("func f() error { return nil } // ünïcode\n", 40)})
+		b, _ := json.Marshal(map[string]any{"model": "auto", "messages": msgs, "tools": tools})
+		if len(b) >= 150<<10 {
+			return b
+		}
+	}
+}()
+
+// BenchmarkAgentRequest: the full path of a 150 KB agent request (read,
+// scan, facts, secrets, route, forward, answer), against the direct call
+// and the bare proxy in the same run; the added cost is the difference.
+func BenchmarkAgentRequest(b *testing.B) {
+	targets := benchTargets(b)
+	for _, name := range []string{"direct", "reverseproxy", "gateway"} {
+		b.Run(name, func(b *testing.B) { runBench(b, targets[name], benchAgentRequest, 1, "") })
 	}
 }
