@@ -43,11 +43,12 @@ type SessionKey struct {
 	Client   string
 }
 
-func sessionKey(r *Request) SessionKey {
-	return SessionKey{ID: r.Session, Prefix: r.Prefix, Model: r.Model, Endpoint: r.Endpoint, Client: r.Client}
+// sessionKey is r's session key; false when sessions are off or r names
+// no session.
+func (e *Engine) sessionKey(r *Request, live Live) (SessionKey, bool) {
+	k := SessionKey{ID: r.Session, Prefix: r.Prefix, Model: r.Model, Endpoint: r.Endpoint, Client: r.Client}
+	return k, e.t.Sessions != SessionsOff && live.Sessions != nil && (k.ID != "" || k.Prefix != 0)
 }
-
-func (k SessionKey) ok() bool { return k.ID != "" || k.Prefix != 0 }
 
 // sessionRoute is where a session goes, and who answered its history.
 type sessionRoute struct {
@@ -209,8 +210,8 @@ const (
 
 // session applies r's session to fresh, the decision r gets on its own.
 func (e *Engine) session(r *Request, live Live, fresh Decision) Decision {
-	k := sessionKey(r)
-	if e.t.Sessions == SessionsOff || live.Sessions == nil || !k.ok() {
+	k, ok := e.sessionKey(r, live)
+	if !ok {
 		return fresh
 	}
 	now := live.Sessions.now()
@@ -266,8 +267,8 @@ func (e *Engine) keep(r *Request, live Live, fresh Decision, prev sessionRoute) 
 // took it: a fallback moves the session with it, once. It returns alt's
 // history.
 func (e *Engine) moveSession(r *Request, live Live, d, alt Decision) *[]Stint {
-	k := sessionKey(r)
-	if e.t.Sessions == SessionsOff || live.Sessions == nil || !k.ok() {
+	k, ok := e.sessionKey(r, live)
+	if !ok {
 		return nil
 	}
 	prev := sessionRoute{stints: d.history}

@@ -64,15 +64,29 @@ type sessionFakes struct {
 
 func (f sessionFakes) counts() (int, int) { return upstreamHits(f.local), upstreamHits(f.remote) }
 
-// wantSide checks that the request just made reached side's fake, and
-// only it.
-func (f sessionFakes) wantSide(t *testing.T, what, side, route string, before [2]int) {
+// send makes one request with send and checks that it reached side's
+// fake, and only it; it returns the route header.
+func (f sessionFakes) send(t *testing.T, what, side string, send func() string) string {
 	t.Helper()
+	l0, r0 := f.counts()
+	route := send()
 	l, r := f.counts()
-	got := map[[2]int]string{{before[0] + 1, before[1]}: "local", {before[0], before[1] + 1}: "remote"}[[2]int{l, r}]
+	got := map[[2]int]string{{l0 + 1, r0}: "local", {l0, r0 + 1}: "remote"}[[2]int{l, r}]
 	if got != side {
-		t.Errorf("%s: local fake %d→%d, remote fake %d→%d (route %q), want it on the %s side", what, before[0], l, before[1], r, route, side)
+		t.Errorf("%s: local fake %d→%d, remote fake %d→%d (route %q), want it on the %s side", what, l0, l, r0, r, route, side)
 	}
+	return route
+}
+
+// turner is a conversation through one front door's official SDK.
+type turner interface {
+	turn(t *testing.T, n int) string
+}
+
+// step sends turn n of cv, which must reach side.
+func (f sessionFakes) step(t *testing.T, cv turner, n int, side string) string {
+	t.Helper()
+	return f.send(t, fmt.Sprintf("turn %d", n), side, func() string { return cv.turn(t, n) })
 }
 
 func startSessions(t *testing.T, extra string) (*gateway, sessionFakes) {
@@ -94,32 +108,23 @@ func (f sessionFakes) flip(t *testing.T, g *gateway, side string) {
 func TestSessionsStickyOpenAIDoor(t *testing.T) {
 	g, f := startSessions(t, "")
 	cv := newChatConvo(g.p, "Fix the failing test in pkg/router.")
-	step := func(n int, side string) string {
-		t.Helper()
-		l, r := f.counts()
-		route := cv.turn(t, n)
-		f.wantSide(t, fmt.Sprintf("turn %d", n), side, route, [2]int{l, r})
-		return route
-	}
-	step(1, "local")
+	f.step(t, cv, 1, "local")
 	cv.user("And the benchmark too.")
-	step(2, "local")
+	f.step(t, cv, 2, "local")
 
 	f.flip(t, g, "remote")
 	cv.tool("call_1")
-	if route := step(3, "local"); route != routeLocal+" (session)" {
+	if route := f.step(t, cv, 3, "local"); route != routeLocal+" (session)" {
 		t.Errorf("turn 3 route %q, want %s (session)", route, routeLocal)
 	}
 	cv.user("Now the docs.")
-	step(4, "local")
+	f.step(t, cv, 4, "local")
 	cv.user("Thanks.")
-	step(5, "local")
+	f.step(t, cv, 5, "local")
 
 	// A new conversation follows the flip at once.
 	other := newChatConvo(g.p, "Write a README for pkg/router.")
-	l, r := f.counts()
-	route := other.turn(t, 1)
-	f.wantSide(t, "a new conversation after the flip", "remote", route, [2]int{l, r})
+	route := f.send(t, "a new conversation after the flip", "remote", func() string { return other.turn(t, 1) })
 	if route != routeRemote+" (strategy)" {
 		t.Errorf("new conversation route %q, want %s (strategy)", route, routeRemote)
 	}
@@ -130,9 +135,7 @@ func TestSessionsStickyOpenAIDoor(t *testing.T) {
 	// Force remote moves every session at once, inside a tool loop too.
 	g.control(t, http.MethodPut, "/localrouter/override", `{"override":"remote"}`)
 	cv.tool("call_2")
-	l, r = f.counts()
-	route = cv.turn(t, 6)
-	f.wantSide(t, "turn 6 under Force remote", "remote", route, [2]int{l, r})
+	route = f.step(t, cv, 6, "remote")
 	if !strings.Contains(route, "override") {
 		t.Errorf("turn 6 route %q, want the override's", route)
 	}
@@ -141,27 +144,20 @@ func TestSessionsStickyOpenAIDoor(t *testing.T) {
 func TestSessionsFollowOpenAIDoor(t *testing.T) {
 	g, f := startSessions(t, "  sessions: follow\n")
 	cv := newChatConvo(g.p, "Fix the failing test in pkg/router.")
-	step := func(n int, side string) string {
-		t.Helper()
-		l, r := f.counts()
-		route := cv.turn(t, n)
-		f.wantSide(t, fmt.Sprintf("turn %d", n), side, route, [2]int{l, r})
-		return route
-	}
-	step(1, "local")
+	f.step(t, cv, 1, "local")
 	cv.user("And the benchmark too.")
-	step(2, "local")
+	f.step(t, cv, 2, "local")
 	f.flip(t, g, "remote")
 	cv.tool("call_1")
-	if route := step(3, "local"); !strings.Contains(route, "tool loop") {
+	if route := f.step(t, cv, 3, "local"); !strings.Contains(route, "tool loop") {
 		t.Errorf("turn 3 (a tool result) route %q, want it kept in its tool loop", route)
 	}
 	cv.user("Now the docs.")
-	if route := step(4, "remote"); !strings.Contains(route, "session moved") {
+	if route := f.step(t, cv, 4, "remote"); !strings.Contains(route, "session moved") {
 		t.Errorf("turn 4 (the next user turn) route %q, want the strategy's, session moved", route)
 	}
 	cv.user("Thanks.")
-	step(5, "remote")
+	f.step(t, cv, 5, "remote")
 }
 
 // msgConvo is a conversation on the Messages door through anthropic-sdk-go,
@@ -205,30 +201,21 @@ func TestSessionsMessagesDoor(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			g, f := startSessions(t, "  sessions: "+mode+"\n")
 			cv := newMsgConvo(t, g.p, "1fa9516e-e3c9-4260-b85c-1a1d785103d6", "Fix the failing test in pkg/router.")
-			step := func(n int, side string) string {
-				t.Helper()
-				l, r := f.counts()
-				route := cv.turn(t, n)
-				f.wantSide(t, fmt.Sprintf("turn %d", n), side, route, [2]int{l, r})
-				return route
-			}
-			step(1, "local")
+			f.step(t, cv, 1, "local")
 			cv.user("And the benchmark too.")
-			step(2, "local")
+			f.step(t, cv, 2, "local")
 			f.flip(t, g, "remote")
 			cv.tool("toolu_1")
-			step(3, "local")
+			f.step(t, cv, 3, "local")
 			cv.user("Now the docs.")
 			later := map[string]string{"sticky": "local", "follow": "remote"}[mode]
-			step(4, later)
+			f.step(t, cv, 4, later)
 			cv.user("Thanks.")
-			step(5, later)
+			f.step(t, cv, 5, later)
 
 			// Another Claude Code session, started after the flip.
 			other := newMsgConvo(t, g.p, "2b7c0d1e-0000-4000-8000-000000000002", "Fix the failing test in pkg/router.")
-			l, r := f.counts()
-			route := other.turn(t, 1)
-			f.wantSide(t, "another session after the flip", "remote", route, [2]int{l, r})
+			f.send(t, "another session after the flip", "remote", func() string { return other.turn(t, 1) })
 		})
 	}
 }
