@@ -118,20 +118,17 @@ const todayEvery = 3 * time.Second
 func (t *today) run(ctx context.Context) {
 	tick := time.NewTicker(todayEvery)
 	defer tick.Stop()
+	// An idle gateway asks the database nothing: today's totals change
+	// only with a write or at midnight.
+	stored, day := int64(-1), time.Time{}
 	for {
 		if t.u.store != nil {
 			now := time.Now()
 			midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.Local)
-			if tot, err := t.u.store.Totals(ctx, midnight); err == nil {
-				t.mu.Lock()
-				moved := tot != t.cur
-				t.cur = tot
-				t.mu.Unlock()
-				if moved {
-					select {
-					case t.changed <- struct{}{}:
-					default:
-					}
+			if n := t.u.recorder.Stored(); n != stored || !midnight.Equal(day) {
+				if tot, err := t.u.store.Totals(ctx, midnight); err == nil {
+					stored, day = n, midnight
+					t.set(tot)
 				}
 			}
 		}
@@ -139,6 +136,19 @@ func (t *today) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+	}
+}
+
+func (t *today) set(tot usage.Totals) {
+	t.mu.Lock()
+	moved := tot != t.cur
+	t.cur = tot
+	t.mu.Unlock()
+	if moved {
+		select {
+		case t.changed <- struct{}{}:
+		default:
 		}
 	}
 }

@@ -26,6 +26,7 @@ type Recorder struct {
 	closed  atomic.Bool
 	dropped atomic.Int64
 	failed  atomic.Int64 // records lost to failed writes
+	stored  atomic.Int64
 	lastErr atomic.Pointer[string]
 
 	subMu sync.Mutex // guards subs
@@ -106,6 +107,10 @@ func (r *Recorder) Record(rec Record) {
 // Dropped is how many records were lost: to a full queue, or to a write
 // that failed.
 func (r *Recorder) Dropped() int64 { return r.dropped.Load() + r.failed.Load() }
+
+// Stored is how many records this Recorder has written, so a reader can
+// tell that nothing changed without asking the database.
+func (r *Recorder) Stored() int64 { return r.stored.Load() }
 
 // Err is the last write error, "" when the last write succeeded.
 func (r *Recorder) Err() string {
@@ -199,6 +204,7 @@ func (r *Recorder) write(batch []Record) {
 		return
 	}
 	r.lastErr.Store(nil)
+	r.stored.Add(int64(len(batch)))
 	r.publish(batch)
 }
 

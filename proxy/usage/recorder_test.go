@@ -133,6 +133,9 @@ func TestRecorderLosesNothing(t *testing.T) {
 	if stored+dropped != workers*each {
 		t.Errorf("%d stored + %d dropped, want %d in all", stored, dropped, workers*each)
 	}
+	if r.Stored() != int64(stored) {
+		t.Errorf("Stored says %d, the database holds %d", r.Stored(), stored)
+	}
 	t.Logf("%d stored, %d dropped", stored, dropped)
 	r.Record(sample(time.Now(), "remote", "deepseek", "deepseek-chat", 3, 4))
 	if r.Dropped() != dropped+1 {

@@ -3,6 +3,7 @@ package usage
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func openTemp(t *testing.T) (*Store, string) {
+func openTemp(t testing.TB) (*Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "usage.db")
 	s, err := Open(path)
@@ -185,5 +186,89 @@ func TestOpenNewerSchema(t *testing.T) {
 	db.Close()
 	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("Open of a newer schema: %v, want an error saying so", err)
+	}
+}
+
+// TestInsertBatchIDs inserts batches that fill several statements and a
+// part of one: every record gets the ID of its own row.
+func TestInsertBatchIDs(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	now := time.Now()
+	for _, n := range []int{1, rowsPer, 2*rowsPer + 6, 5} {
+		recs := make([]Record, n)
+		for i := range recs {
+			recs[i] = sample(now, "local", "ollama", "qwen3", i, n)
+			recs[i].Session = fmt.Sprintf("s%d-%d", n, i)
+		}
+		if err := s.Insert(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range recs {
+			got, ok, err := s.Get(ctx, r.ID)
+			if err != nil || !ok || got.Session != r.Session || got.InputTokens != i {
+				t.Fatalf("batch of %d, record %d: ID %d holds %+v (%v, %v)", n, i, r.ID, got, ok, err)
+			}
+		}
+	}
+}
+
+// TestMigrateDropsIndexes opens a database written by the first schema:
+// its rows stay and only the time index is left.
+func TestMigrateDropsIndexes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "usage.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(migrations[0] + "; PRAGMA user_version = 1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO requests VALUES (7, 1, '2026-12-03', 'chat', '/v1/chat/completions', 'codex', '',
+		'local', 'ollama', 'qwen3', 'default', 200, 0, 0, 0, 10, 5, 3, 4, 0, 0.5, '', 'openai', 'gpt-5')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if r, ok, err := s.Get(context.Background(), 7); err != nil || !ok || r.Model != "qwen3" || r.SavedUSD != 0.5 {
+		t.Errorf("the old row after migrating: %+v, %v, %v", r, ok, err)
+	}
+	var names []string
+	rows, err := s.db.Query("SELECT name FROM sqlite_master WHERE type = 'index' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	if diff := cmp.Diff([]string{"requests_time"}, names); diff != "" {
+		t.Errorf("indexes after migrating (-want +got):\n%s", diff)
+	}
+}
+
+// BenchmarkInsert is the writer's cost per record in batches the size of a
+// tenth of a second at 2,000 requests/s.
+func BenchmarkInsert(b *testing.B) {
+	s, _ := openTemp(b)
+	defer s.Close()
+	batch := make([]Record, 200)
+	now := time.Now()
+	for i := range batch {
+		r := sample(now, "remote", "openai", "gpt-4o-mini", 212, 77)
+		r.Door, r.Path, r.Client, r.Reason = "chat", "/v1/chat/completions", "openai-go", "model listed by openai"
+		batch[i] = r
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += len(batch) {
+		if err := s.Insert(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
