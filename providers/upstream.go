@@ -10,6 +10,7 @@ import (
 	neturl "net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -217,13 +218,25 @@ func (u *Upstream) SendWith(ctx context.Context, url string, body []byte, accept
 // vendors send the headers at once and keep the connection alive with
 // whitespace while the model works.
 func (u *Upstream) ReadAnswer(ctx context.Context, cancel context.CancelCauseFunc, resp *http.Response) ([]byte, error) {
-	whole := time.AfterFunc(u.timeout, func() { cancel(ErrAnswerTimeout) })
-	defer whole.Stop()
-	idle := time.AfterFunc(u.idleTimeout, func() { cancel(ErrAnswerIdle) })
-	defer idle.Stop()
-	r := &progressReader{r: resp.Body, progress: func() { idle.Reset(u.idleTimeout) }}
-	// One byte past the cap tells a body that fits exactly from a longer one.
-	body, err := io.ReadAll(io.LimitReader(r, u.maxResponse+1))
+	w := watchAnswer(u.timeout, u.idleTimeout, cancel)
+	defer w.stop()
+	r := &progressReader{r: resp.Body, w: w}
+	var body []byte
+	var err error
+	if n := resp.ContentLength; n >= 0 && n <= u.maxResponse {
+		// The usual answer says its length: one buffer of that size, and
+		// a last read that sees the end, so the connection is reused.
+		body = make([]byte, n)
+		if _, err = io.ReadFull(r, body); err == nil {
+			var one [1]byte
+			if m, rerr := r.Read(one[:]); m > 0 || rerr != io.EOF && rerr != nil {
+				err = cmpErr(rerr, io.ErrUnexpectedEOF)
+			}
+		}
+	} else {
+		// One byte past the cap tells a body that fits exactly from a longer one.
+		body, err = io.ReadAll(io.LimitReader(r, u.maxResponse+1))
+	}
 	if err != nil {
 		return nil, u.TransportError(ctx, StageStream, err)
 	}
@@ -234,16 +247,73 @@ func (u *Upstream) ReadAnswer(ctx context.Context, cancel context.CancelCauseFun
 	return body, nil
 }
 
-// progressReader calls progress after every read that brought bytes.
+// cmpErr is err, or alt when err says nothing.
+func cmpErr(err, alt error) error {
+	if err == nil || err == io.EOF {
+		return alt
+	}
+	return err
+}
+
+// answerWatch is one timer for both of ReadAnswer's limits: a read that
+// brings bytes only notes the time, and the timer, when it fires, works out
+// which limit is next. Two timers, one reset on every read, were a tenth of
+// reading a small answer (issue 16).
+type answerWatch struct {
+	t           *time.Timer
+	start       time.Time
+	whole, idle time.Duration
+	last        atomic.Int64 // UnixNano of the last read that brought bytes
+	done        atomic.Bool
+	cancel      context.CancelCauseFunc
+}
+
+func watchAnswer(whole, idle time.Duration, cancel context.CancelCauseFunc) *answerWatch {
+	w := &answerWatch{start: time.Now(), whole: whole, idle: idle, cancel: cancel}
+	w.last.Store(w.start.UnixNano())
+	w.t = time.AfterFunc(time.Hour, w.fire) // armed below, once w.t is set
+	w.t.Reset(min(whole, idle))
+	return w
+}
+
+func (w *answerWatch) progress() { w.last.Store(time.Now().UnixNano()) }
+
+func (w *answerWatch) stop() {
+	w.done.Store(true)
+	w.t.Stop()
+}
+
+func (w *answerWatch) fire() {
+	if w.done.Load() {
+		return
+	}
+	now := time.Now()
+	end := w.start.Add(w.whole)
+	if !now.Before(end) {
+		w.cancel(ErrAnswerTimeout)
+		return
+	}
+	idleAt := time.Unix(0, w.last.Load()).Add(w.idle)
+	if !now.Before(idleAt) {
+		w.cancel(ErrAnswerIdle)
+		return
+	}
+	if idleAt.Before(end) {
+		end = idleAt
+	}
+	w.t.Reset(end.Sub(now))
+}
+
+// progressReader notes progress after every read that brought bytes.
 type progressReader struct {
-	r        io.Reader
-	progress func()
+	r io.Reader
+	w *answerWatch
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	if n > 0 {
-		p.progress()
+		p.w.progress()
 	}
 	return n, err
 }

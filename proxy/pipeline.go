@@ -625,10 +625,12 @@ func writeBody(w http.ResponseWriter, status int, contentType string, body []byt
 // upstream call also sidesteps golang/go#40747: net/http may close an inbound
 // body that a proxy is still streaming out once response headers are written.
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, *apiError) {
-	tooLarge := newAPIError(http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
-		"request body is larger than server.max_body ("+strconv.FormatInt(max, 10)+" bytes)")
+	tooLarge := func() *apiError {
+		return newAPIError(http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
+			"request body is larger than server.max_body ("+strconv.FormatInt(max, 10)+" bytes)")
+	}
 	if r.ContentLength > max {
-		return nil, tooLarge
+		return nil, tooLarge()
 	}
 	rd := http.MaxBytesReader(w, r.Body, max)
 	var body []byte
@@ -642,7 +644,7 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, *apiEr
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, tooLarge
+			return nil, tooLarge()
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) { // the server's ReadTimeout
 			return nil, newAPIError(http.StatusRequestTimeout, "invalid_request_error", "request_timeout", "",

@@ -66,17 +66,21 @@ func (l *requestLog) write(log *slog.Logger, r *http.Request) {
 	case l.status >= 500 || l.err != "":
 		level = slog.LevelWarn
 	}
-	if !log.Enabled(r.Context(), level) {
+	h := log.Handler()
+	if !h.Enabled(r.Context(), level) {
 		return
 	}
-	attrs := []slog.Attr{
+	// The record goes to the handler itself: Logger.LogAttrs would also
+	// walk the stack for a source location that is never printed.
+	var buf [12]slog.Attr
+	attrs := append(buf[:0],
 		slog.String("path", r.URL.Path),
 		slog.String("endpoint", l.endpoint),
 		slog.Int("status", l.status),
 		slog.Bool("stream", l.stream),
 		slog.Duration("latency", time.Since(l.start)),
 		slog.Int64("overhead_us", l.overhead.Microseconds()),
-	}
+	)
 	if l.route != "" {
 		attrs = append(attrs, slog.String("route", l.route))
 	}
@@ -95,7 +99,9 @@ func (l *requestLog) write(log *slog.Logger, r *http.Request) {
 	if l.err != "" {
 		attrs = append(attrs, slog.String("err", l.err))
 	}
-	log.LogAttrs(context.WithoutCancel(r.Context()), level, "request", attrs...)
+	rec := slog.NewRecord(time.Now(), level, "request", 0)
+	rec.AddAttrs(attrs...)
+	h.Handle(context.WithoutCancel(r.Context()), rec)
 }
 
 // remoteRouter is a Router that can say where a request would have gone

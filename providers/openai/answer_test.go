@@ -56,6 +56,14 @@ func trickle(release <-chan struct{}, every time.Duration) http.HandlerFunc {
 	}
 }
 
+// withLength makes h's answer announce a length it never reaches.
+func withLength(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100000")
+		h(w, r)
+	}
+}
+
 // answer runs ChatCompletion and fails the test if it outlives hangGuard.
 func answer(t *testing.T, c *Client) (*providers.ChatCompletionResponse, error) {
 	t.Helper()
@@ -89,6 +97,12 @@ func TestAnswerStalls(t *testing.T) {
 		{"headers then nothing", stall,
 			func(o *Options) { o.IdleTimeout = 50 * time.Millisecond }, providers.ErrAnswerIdle},
 		{"a byte now and then", func(r <-chan struct{}) http.HandlerFunc { return trickle(r, 5*time.Millisecond) },
+			func(o *Options) { o.Timeout, o.IdleTimeout = 200*time.Millisecond, time.Minute }, providers.ErrAnswerTimeout},
+		// With a Content-Length the body is read into one buffer of that
+		// size: the same bounds hold.
+		{"a length, then nothing", func(r <-chan struct{}) http.HandlerFunc { return withLength(stall(r)) },
+			func(o *Options) { o.IdleTimeout = 50 * time.Millisecond }, providers.ErrAnswerIdle},
+		{"a length, a byte now and then", func(r <-chan struct{}) http.HandlerFunc { return withLength(trickle(r, 5*time.Millisecond)) },
 			func(o *Options) { o.Timeout, o.IdleTimeout = 200*time.Millisecond, time.Minute }, providers.ErrAnswerTimeout},
 	}
 	for _, tc := range tests {
