@@ -230,7 +230,7 @@ func (u *Upstream) ReadAnswer(ctx context.Context, cancel context.CancelCauseFun
 		if _, err = io.ReadFull(r, body); err == nil {
 			var one [1]byte
 			if m, rerr := r.Read(one[:]); m > 0 || rerr != io.EOF && rerr != nil {
-				err = cmpErr(rerr, io.ErrUnexpectedEOF)
+				err = errOr(rerr, io.ErrUnexpectedEOF)
 			}
 		}
 	} else {
@@ -247,8 +247,8 @@ func (u *Upstream) ReadAnswer(ctx context.Context, cancel context.CancelCauseFun
 	return body, nil
 }
 
-// cmpErr is err, or alt when err says nothing.
-func cmpErr(err, alt error) error {
+// errOr is err, or alt when err says nothing.
+func errOr(err, alt error) error {
 	if err == nil || err == io.EOF {
 		return alt
 	}

@@ -72,7 +72,7 @@ func (l *requestLog) write(log *slog.Logger, r *http.Request) {
 	}
 	// The record goes to the handler itself: Logger.LogAttrs would also
 	// walk the stack for a source location that is never printed.
-	var buf [12]slog.Attr
+	var buf [14]slog.Attr
 	attrs := append(buf[:0],
 		slog.String("path", r.URL.Path),
 		slog.String("endpoint", l.endpoint),
