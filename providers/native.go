@@ -110,7 +110,7 @@ type Native interface {
 	// Speaks reports whether the provider takes p natively.
 	Speaks(p Protocol) bool
 	// Forward sends req. With out nil it returns the whole answer; else it
-	// sends each event of the streamed answer on out as received, as its
+	// sends each event of the streamed answer to out as received, as its
 	// wire bytes (req.Protocol.Framing): one SSE event, or one NDJSON line
 	// with its "\n". It returns nil after the protocol's terminal event
 	// (relayed too: [DONE], message_stop, a line with "done": true), an
@@ -120,7 +120,7 @@ type Native interface {
 	// failure went out as the last item. An upstream error status is an
 	// *Error whose Raw holds the upstream's body, redacted, for relaying as
 	// is.
-	Forward(ctx context.Context, req NativeRequest, out chan<- []byte) (*NativeResponse, error)
+	Forward(ctx context.Context, req NativeRequest, out Sink[[]byte]) (*NativeResponse, error)
 }
 
 // ProtocolHeaders returns the headers of h that belong to protocol p and
@@ -193,11 +193,11 @@ type RelayDecoder interface {
 
 // ForwardNative sends a request in protocol w to url through u and returns
 // the answer as the upstream gave it, or with out set relays each event of
-// its stream on out as received (see Native.Forward), framed as the
+// its stream to out as received (see Native.Forward), framed as the
 // protocol frames it. Every native pass-through uses it: Anthropic
 // Messages, the OpenAI Responses API, completions and embeddings, Ollama's
 // own API, to the vendors' APIs and to local servers that serve them.
-func ForwardNative(ctx context.Context, u *Upstream, url string, req NativeRequest, out chan<- []byte, w Wire) (*NativeResponse, error) {
+func ForwardNative(ctx context.Context, u *Upstream, url string, req NativeRequest, out Sink[[]byte], w Wire) (*NativeResponse, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if req.Query != "" {

@@ -27,8 +27,8 @@ var ErrLineTooLong = errors.New("ndjson: line longer than " + strconv.Itoa(MaxLi
 // is the line without its line break. A last line with no line break is
 // delivered when it is a whole JSON value (a one-object answer); cut short,
 // it is a broken stream.
-func ReadLines[T any](ctx context.Context, cancel context.CancelCauseFunc, u *Upstream, body io.Reader, out chan<- T, d Decoder[T]) error {
-	return readEvents(ctx, cancel, u, newLineReader(body, 64<<10, MaxLine).Next, out, d)
+func ReadLines[T any](ctx context.Context, cancel context.CancelCauseFunc, u *Upstream, body io.Reader, out Sink[T], d Decoder[T]) error {
+	return readEvents(ctx, cancel, u, body, func(r io.Reader) func() (sse.Event, error) { return newLineReader(r, 64<<10, MaxLine).Next }, out, d)
 }
 
 // lineReader reads NDJSON lines. Unlike a bufio.Scanner it has no 64 KiB

@@ -151,7 +151,7 @@ func forwardOllama(ctx context.Context, u *Upstream, url string, stream bool) ([
 	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := ForwardNative(ctx, u, url, req, out, OllamaWire{})
+		resp, err := ForwardNative(ctx, u, url, req, chanSink(ctx, out), OllamaWire{})
 		done <- result{resp, err}
 		close(out)
 	}()
@@ -161,6 +161,18 @@ func forwardOllama(ctx context.Context, u *Upstream, url string, stream bool) ([
 	}
 	r := <-done
 	return got, r.resp, r.err
+}
+
+// chanSink is sinktest.Chan, which this package's own tests cannot import.
+func chanSink(ctx context.Context, ch chan<- []byte) Sink[[]byte] {
+	return SinkFunc[[]byte](func(b []byte) error {
+		select {
+		case ch <- b:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	})
 }
 
 func readTestdata(t *testing.T, name string) []byte {
@@ -330,7 +342,7 @@ func TestForwardOllamaIncremental(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() {
 		_, err := ForwardNative(ctx, testUpstream(), srv.URL+"/api/chat",
-			NativeRequest{Protocol: ProtocolOllama, Body: []byte(`{}`)}, out, OllamaWire{})
+			NativeRequest{Protocol: ProtocolOllama, Body: []byte(`{}`)}, chanSink(ctx, out), OllamaWire{})
 		errc <- err
 	}()
 	if got := string(<-out); got != first {

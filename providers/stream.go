@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"time"
 
 	"github.com/localrouter/localrouter/providers/sse"
 )
@@ -28,31 +27,30 @@ type Decoder[T any] interface {
 }
 
 // ReadStream reads the SSE stream body of an upstream answer, decodes each
-// event with d and sends what it yields on out. Between events only the
+// event with d and sends what it yields to out. Between events only the
 // idle timeout applies: a long answer may take minutes, but a silent
 // upstream must not hold the client forever. The timeout measures the
-// upstream, not the reader of out, so it is paused while an item waits for
-// a slow client. ctx must be the one the upstream request runs under and
-// cancel its cancel function: ReadStream calls it with ErrIdle when the
-// upstream falls silent. It returns nil after the terminal event.
-func ReadStream[T any](ctx context.Context, cancel context.CancelCauseFunc, u *Upstream, body io.Reader, out chan<- T, d Decoder[T]) error {
-	return readEvents(ctx, cancel, u, sse.NewReader(body).Next, out, d)
+// upstream, not the client, so it is paused while out waits for a slow
+// client. ctx must be the one the upstream request runs under and cancel
+// its cancel function: ReadStream calls it with ErrIdle when the upstream
+// falls silent. It returns nil after the terminal event.
+func ReadStream[T any](ctx context.Context, cancel context.CancelCauseFunc, u *Upstream, body io.Reader, out Sink[T], d Decoder[T]) error {
+	return readEvents(ctx, cancel, u, body, func(r io.Reader) func() (sse.Event, error) { return sse.NewReader(r).Next }, out, d)
 }
 
-// readEvents is the loop of ReadStream and ReadLines: next yields the
-// upstream's events, io.EOF at a clean end.
-func readEvents[T any](ctx context.Context, cancel context.CancelCauseFunc, u *Upstream, next func() (sse.Event, error), out chan<- T, d Decoder[T]) error {
-	idle := time.AfterFunc(u.idleTimeout, func() { cancel(ErrIdle) })
-	defer idle.Stop()
+// readEvents is the loop of ReadStream and ReadLines: frame cuts body into
+// the upstream's events, io.EOF at a clean end.
+func readEvents[T any](ctx context.Context, cancel context.CancelCauseFunc, u *Upstream, body io.Reader,
+	frame func(io.Reader) func() (sse.Event, error), out Sink[T], d Decoder[T]) error {
+	w := watchStream(u.idleTimeout, cancel)
+	defer w.stop()
+	fr := &flushReader{r: body, w: w, out: out.Flush}
+	next := frame(fr)
 	send := func(items []T) error {
 		for _, it := range items {
-			idle.Stop()
-			select {
-			case out <- it:
-			case <-ctx.Done():
-				return u.TransportError(ctx, StageStream, context.Cause(ctx))
+			if err := w.waitClient(func() error { return out.Send(it) }); err != nil {
+				return err
 			}
-			idle.Reset(u.idleTimeout)
 		}
 		return nil
 	}
@@ -60,6 +58,9 @@ func readEvents[T any](ctx context.Context, cancel context.CancelCauseFunc, u *U
 	var done bool
 	for {
 		ev, err := next()
+		if fr.err != nil {
+			return fr.err // the client is gone
+		}
 		if errors.Is(err, io.EOF) {
 			items, err = d.End(items[:0])
 			if err != nil {
@@ -70,7 +71,6 @@ func readEvents[T any](ctx context.Context, cancel context.CancelCauseFunc, u *U
 		if err != nil {
 			return u.TransportError(ctx, StageStream, err)
 		}
-		idle.Reset(u.idleTimeout)
 		items, done, err = d.Event(ev, items[:0])
 		if err != nil {
 			if errors.Is(err, ErrRelayedFailure) {
@@ -87,6 +87,28 @@ func readEvents[T any](ctx context.Context, cancel context.CancelCauseFunc, u *U
 			return nil
 		}
 	}
+}
+
+// flushReader reads a stream's body for its framing and flushes the sink
+// before each read: what was decoded goes out before the loop waits for
+// the upstream, and events that came in one read leave in one write. It
+// notes the upstream's progress for the idle limit.
+type flushReader struct {
+	r   io.Reader
+	w   *answerWatch
+	out func() error
+	err error // the sink's: the client is gone
+}
+
+func (f *flushReader) Read(p []byte) (int, error) {
+	if f.err = f.w.waitClient(f.out); f.err != nil {
+		return 0, f.err
+	}
+	n, err := f.r.Read(p)
+	if n > 0 {
+		f.w.progress()
+	}
+	return n, err
 }
 
 // streamError is err from a decoder as the gateway reports it: the

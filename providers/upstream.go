@@ -255,28 +255,57 @@ func errOr(err, alt error) error {
 	return err
 }
 
-// answerWatch is one timer for both of ReadAnswer's limits: a read that
-// brings bytes only notes the time, and the timer, when it fires, works out
-// which limit is next. Two timers, one reset on every read, were a tenth of
-// reading a small answer (issue 16).
+// answerWatch is one timer for the limits on reading an answer: a read
+// that brings bytes only notes the time, and the timer, when it fires,
+// works out which limit is next. Two timers, one reset on every read, were
+// a tenth of reading a small answer (issue 16); a stream resetting one
+// per event paid the same.
 type answerWatch struct {
-	t           *time.Timer
-	start       time.Time
-	whole, idle time.Duration
-	last        atomic.Int64 // UnixNano of the last read that brought bytes
-	done        atomic.Bool
-	cancel      context.CancelCauseFunc
+	t     *time.Timer
+	start time.Time
+	whole time.Duration // 0: the answer as a whole has no limit (a stream)
+	idle  time.Duration
+	// idleErr is what a silence over idle is cancelled with.
+	idleErr error
+	last    atomic.Int64 // UnixNano of the last read that brought bytes
+	// away is set while the reader waits for the client rather than the
+	// upstream: a slow client is not a silent upstream.
+	away   atomic.Bool
+	done   atomic.Bool
+	cancel context.CancelCauseFunc
 }
 
 func watchAnswer(whole, idle time.Duration, cancel context.CancelCauseFunc) *answerWatch {
-	w := &answerWatch{start: time.Now(), whole: whole, idle: idle, cancel: cancel}
+	return newWatch(whole, idle, ErrAnswerIdle, cancel)
+}
+
+// watchStream bounds only the gaps between a stream's events.
+func watchStream(idle time.Duration, cancel context.CancelCauseFunc) *answerWatch {
+	return newWatch(0, idle, ErrIdle, cancel)
+}
+
+func newWatch(whole, idle time.Duration, idleErr error, cancel context.CancelCauseFunc) *answerWatch {
+	w := &answerWatch{start: time.Now(), whole: whole, idle: idle, idleErr: idleErr, cancel: cancel}
 	w.last.Store(w.start.UnixNano())
 	w.t = time.AfterFunc(time.Hour, w.fire) // armed below, once w.t is set
-	w.t.Reset(min(whole, idle))
+	first := idle
+	if whole > 0 {
+		first = min(whole, idle)
+	}
+	w.t.Reset(first)
 	return w
 }
 
 func (w *answerWatch) progress() { w.last.Store(time.Now().UnixNano()) }
+
+// waitClient runs f, which may wait for the client, outside the idle limit.
+func (w *answerWatch) waitClient(f func() error) error {
+	w.away.Store(true)
+	err := f()
+	w.progress() // before away is cleared, so fire never sees the old time
+	w.away.Store(false)
+	return err
+}
 
 func (w *answerWatch) stop() {
 	w.done.Store(true)
@@ -288,17 +317,23 @@ func (w *answerWatch) fire() {
 		return
 	}
 	now := time.Now()
-	end := w.start.Add(w.whole)
-	if !now.Before(end) {
-		w.cancel(ErrAnswerTimeout)
-		return
+	var end time.Time
+	if w.whole > 0 {
+		end = w.start.Add(w.whole)
+		if !now.Before(end) {
+			w.cancel(ErrAnswerTimeout)
+			return
+		}
 	}
 	idleAt := time.Unix(0, w.last.Load()).Add(w.idle)
+	if w.away.Load() {
+		idleAt = now.Add(w.idle)
+	}
 	if !now.Before(idleAt) {
-		w.cancel(ErrAnswerIdle)
+		w.cancel(w.idleErr)
 		return
 	}
-	if idleAt.Before(end) {
+	if end.IsZero() || idleAt.Before(end) {
 		end = idleAt
 	}
 	w.t.Reset(end.Sub(now))

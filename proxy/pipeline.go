@@ -332,7 +332,7 @@ func (s *Server) translate(w http.ResponseWriter, r *http.Request, p providers.P
 	// cut tells a local model that died mid-answer from other stream
 	// failures (localtruth.go); its produce and fail run in turn.
 	cut := &streamCut{}
-	return relay(w, r, rec, enc.contentType(), func(ctx context.Context, out chan<- *providers.ChatCompletionStreamResponse) error {
+	return relay(w, r, rec, enc.contentType(), func(ctx context.Context, out providers.Sink[*providers.ChatCompletionStreamResponse]) error {
 		cut.err = p.ChatCompletionStream(ctx, req, out)
 		return cut.err
 	}, func(dst []byte, chunk *providers.ChatCompletionStreamResponse) ([]byte, error) {
@@ -373,11 +373,11 @@ func (s *Server) passThrough(w http.ResponseWriter, r *http.Request, n providers
 
 // nativeRelay relays the stream of a native request through ns.
 func (s *Server) nativeRelay(w http.ResponseWriter, r *http.Request, n providers.Native, req providers.NativeRequest, ns nativeStream, rec *requestLog) error {
-	// The producer runs on its own goroutine: it keeps the usage in a
-	// variable of its own rather than capture rec, which would then live on
-	// the heap for every request, relayed or not.
+	// The producer keeps the usage in a variable of its own rather than
+	// capture rec, which would then live on the heap for every request,
+	// relayed or not.
 	var usage *providers.Usage
-	err := relay(w, r, rec, ns.contentType(), func(ctx context.Context, out chan<- []byte) error {
+	err := relay(w, r, rec, ns.contentType(), func(ctx context.Context, out providers.Sink[[]byte]) error {
 		resp, err := n.Forward(ctx, req, out)
 		if resp != nil {
 			usage = resp.Usage
@@ -441,10 +441,6 @@ func (plainRelay) end(dst []byte) []byte { return dst }
 
 func (f plainRelay) fail(dst []byte, e *apiError) []byte { return f(dst, e) }
 
-// streamBuffer lets the upstream reader run a few events ahead of a slow
-// client.
-const streamBuffer = 16
-
 // errShuttingDown is the cause Serve cancels the requests still running
 // when the shutdown grace period ends with; lastWords is how long they then
 // have to send their clients a final error before the connections close.
@@ -462,81 +458,37 @@ func shutdownError() *apiError {
 		"LocalRouter is shutting down: the request was still running when the shutdown grace period ended; retry it")
 }
 
-// relay runs produce, which sends a stream's items on its channel, and
-// writes each item to the client as encode makes it, flushing unless the
-// next item is already waiting: items that arrived together leave together,
-// and none waits for a later one. A client that goes away cancels produce at
-// once. relay returns produce's error only when nothing was written, so the
+// relay runs produce, which sends a stream's items to its sink, and writes
+// each item to the client as encode makes it, on produce's goroutine: the
+// sink flushes when produce is about to wait for the upstream, so items
+// that arrived together leave together, and none waits for a later one. A
+// client that goes away fails the next write, which stops produce at once.
+// relay returns produce's error only when nothing was written, so the
 // caller may fall back or send a real status; after the first byte a
 // failure is written with fail.
 func relay[T any](w http.ResponseWriter, r *http.Request, rec *requestLog, contentType string,
-	produce func(context.Context, chan<- T) error,
+	produce func(context.Context, providers.Sink[T]) error,
 	encode func([]byte, T) ([]byte, error), end func([]byte) []byte, fail func([]byte, *apiError) []byte) error {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	ch := make(chan T, streamBuffer)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- produce(ctx, ch)
-		close(ch)
-	}()
-
-	rc := http.NewResponseController(w)
-	started := false
-	begin := func() {
-		started, rec.ttfb = true, time.Since(rec.start)
-		h := w.Header()
-		h.Set("Content-Type", contentType)
-		h.Set("Cache-Control", "no-cache")
-		h.Set("X-Accel-Buffering", "no")
-		w.WriteHeader(http.StatusOK)
-	}
-	var buf []byte
-	var writeErr, encodeErr error
-	for item := range ch {
-		if writeErr != nil || encodeErr != nil {
-			continue // drain so the producer can return
-		}
-		var err error
-		if buf, err = encode(buf[:0], item); err != nil {
-			// An answer that cannot be put into the client's protocol
-			// would reach it corrupted: end it as a failure instead.
-			encodeErr = err
-			cancel()
-			continue
-		}
-		rec.chunks++
-		if len(buf) == 0 {
-			continue
-		}
-		if !started {
-			begin()
-		}
-		if _, writeErr = w.Write(buf); writeErr == nil && len(ch) == 0 {
-			writeErr = rc.Flush()
-		}
-		if writeErr != nil {
-			cancel() // the client is gone: stop the upstream at once
-		}
-	}
-	err := <-errc
-	if encodeErr != nil {
-		err = &providers.Error{Stage: providers.StageStream, Message: "cannot translate the upstream's stream: " + encodeErr.Error(),
-			Err: encodeErr}
+	s := &relaySink[T]{w: w, rc: http.NewResponseController(w), rec: rec, contentType: contentType, encode: encode}
+	err := produce(ctx, s)
+	if s.encodeErr != nil {
+		err = &providers.Error{Stage: providers.StageStream, Message: "cannot translate the upstream's stream: " + s.encodeErr.Error(),
+			Err: s.encodeErr}
 	}
 
+	buf, rc := s.buf[:0], s.rc
 	switch {
-	case writeErr != nil || r.Context().Err() != nil && !shuttingDown(r):
+	case s.writeErr != nil || r.Context().Err() != nil && !shuttingDown(r):
 		rec.status = statusClientClosed
 		rec.err = "client closed the stream"
 	case err == nil:
-		if !started {
-			begin()
-		}
-		w.Write(end(buf[:0]))
+		s.begin()
+		w.Write(end(buf))
 		rc.Flush()
 		rec.status = http.StatusOK
-	case !started:
+	case !s.started:
 		return err
 	case errors.Is(err, providers.ErrRelayedFailure):
 		// The upstream's own failure, in the client's protocol, was the
@@ -547,18 +499,73 @@ func relay[T any](w http.ResponseWriter, r *http.Request, rec *requestLog, conte
 		rec.err = "stream failed after it began: " + err.Error()
 	case shuttingDown(r):
 		aerr := shutdownError()
-		w.Write(fail(buf[:0], aerr))
+		w.Write(fail(buf, aerr))
 		rc.Flush()
 		rec.status = aerr.status
 		rec.err = "stream cut by the shutdown"
 	default:
 		aerr := errorFor(err)
-		w.Write(fail(buf[:0], aerr))
+		w.Write(fail(buf, aerr))
 		rc.Flush()
 		rec.status = aerr.status
 		rec.err = "stream failed after it began: " + err.Error()
 	}
 	return nil
+}
+
+// relaySink is relay's side of a stream: it writes the status line before
+// the first byte and each encoded item after it.
+type relaySink[T any] struct {
+	w           http.ResponseWriter
+	rc          *http.ResponseController
+	rec         *requestLog
+	contentType string
+	encode      func([]byte, T) ([]byte, error)
+
+	buf                 []byte
+	started, unflushed  bool
+	writeErr, encodeErr error
+}
+
+func (s *relaySink[T]) begin() {
+	if s.started {
+		return
+	}
+	s.started, s.rec.ttfb = true, time.Since(s.rec.start)
+	h := s.w.Header()
+	h.Set("Content-Type", s.contentType)
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	s.w.WriteHeader(http.StatusOK)
+}
+
+func (s *relaySink[T]) Send(item T) error {
+	var err error
+	if s.buf, err = s.encode(s.buf[:0], item); err != nil {
+		// An answer that cannot be put into the client's protocol would
+		// reach it corrupted: end it as a failure instead.
+		s.encodeErr = err
+		return err
+	}
+	s.rec.chunks++
+	if len(s.buf) == 0 {
+		return nil
+	}
+	s.begin()
+	if _, s.writeErr = s.w.Write(s.buf); s.writeErr != nil {
+		return s.writeErr
+	}
+	s.unflushed = true
+	return nil
+}
+
+func (s *relaySink[T]) Flush() error {
+	if !s.unflushed {
+		return nil
+	}
+	s.unflushed = false
+	s.writeErr = s.rc.Flush()
+	return s.writeErr
 }
 
 // isRetryable reports whether the other side may succeed where this one

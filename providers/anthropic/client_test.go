@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/internal/sinktest"
 )
 
 func testClient(t testing.TB, url string) *Client {
@@ -133,7 +134,7 @@ func collect(t *testing.T, c *Client, req *providers.ChatCompletionRequest) (str
 			lines = append(lines, string(j))
 		}
 	}()
-	err := c.ChatCompletionStream(context.Background(), req, out)
+	err := c.ChatCompletionStream(context.Background(), req, sinktest.Chan(context.Background(), out))
 	close(out)
 	<-done
 	return strings.Join(lines, "\n"), err
@@ -279,7 +280,7 @@ func TestClientIncremental(t *testing.T) {
 	out := make(chan *providers.ChatCompletionStreamResponse, 8)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- c.ChatCompletionStream(context.Background(), parse(t, `{"model":"m","stream":true,"messages":[{"role":"user","content":"Hi"}]}`), out)
+		errc <- c.ChatCompletionStream(context.Background(), parse(t, `{"model":"m","stream":true,"messages":[{"role":"user","content":"Hi"}]}`), sinktest.Chan(context.Background(), out))
 	}()
 	<-out // role
 	if ch := <-out; *ch.Choices[0].Delta.Content != "first" {
@@ -307,7 +308,7 @@ func TestClientDisconnect(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		errc <- c.ChatCompletionStream(ctx, parse(t, `{"model":"m","stream":true,"messages":[{"role":"user","content":"Hi"}]}`), make(chan *providers.ChatCompletionStreamResponse))
+		errc <- c.ChatCompletionStream(ctx, parse(t, `{"model":"m","stream":true,"messages":[{"role":"user","content":"Hi"}]}`), sinktest.Chan(ctx, make(chan *providers.ChatCompletionStreamResponse)))
 	}()
 	// Cancel only once the request is in flight, so that it is the
 	// upstream's request that must end, not one never sent.

@@ -16,7 +16,7 @@ func (c *Client) Speaks(p providers.Protocol) bool { return p == providers.Proto
 // Forward passes a Messages request through to the API (DESIGN §9): the
 // client's anthropic-* headers go with it, the client's credentials never,
 // and the answer comes back as the API sent it.
-func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out providers.Sink[[]byte]) (*providers.NativeResponse, error) {
 	if req.UnsignedThinking {
 		body, err := stripHistoryThinking(req.Body, true, req.Foreign)
 		if err != nil {
@@ -100,7 +100,7 @@ func stripHistoryThinking(body []byte, unsigned bool, foreign func(int) bool) ([
 // (the API root: "/v1/messages" and the like are req.Path) through up. Any
 // upstream that serves Messages uses it: Anthropic itself, and Ollama, LM
 // Studio or vLLM marked with protocols: [anthropic].
-func Forward(ctx context.Context, up *providers.Upstream, root string, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+func Forward(ctx context.Context, up *providers.Upstream, root string, req providers.NativeRequest, out providers.Sink[[]byte]) (*providers.NativeResponse, error) {
 	if req.Foreign != nil {
 		body, err := stripHistoryThinking(req.Body, false, req.Foreign)
 		if err != nil {

@@ -107,7 +107,7 @@ func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompleti
 
 // ChatCompletionStream sends a streamGenerateContent request and translates
 // each event as it arrives.
-func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCompletionRequest, out chan<- *providers.ChatCompletionStreamResponse) error {
+func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCompletionRequest, out providers.Sink[*providers.ChatCompletionStreamResponse]) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	resp, err := c.do(ctx, req, ":streamGenerateContent?alt=sse", "text/event-stream")

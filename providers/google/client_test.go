@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/internal/sinktest"
 )
 
 const testKey = "AIza-test-0123456789"
@@ -169,7 +170,7 @@ func TestChatCompletionErrors(t *testing.T) {
 			for _, stream := range []bool{false, true} {
 				var err error
 				if stream {
-					err = c.ChatCompletionStream(context.Background(), req, make(chan *providers.ChatCompletionStreamResponse, 8))
+					err = c.ChatCompletionStream(context.Background(), req, sinktest.Chan(context.Background(), make(chan *providers.ChatCompletionStreamResponse, 8)))
 				} else {
 					_, err = c.ChatCompletion(context.Background(), req)
 				}
@@ -201,7 +202,7 @@ func TestRequestErrorForBadBody(t *testing.T) {
 func collect(t *testing.T, c *Client, req *providers.ChatCompletionRequest) ([]*providers.ChatCompletionStreamResponse, error) {
 	t.Helper()
 	out := make(chan *providers.ChatCompletionStreamResponse, 64)
-	err := c.ChatCompletionStream(context.Background(), req, out)
+	err := c.ChatCompletionStream(context.Background(), req, sinktest.Chan(context.Background(), out))
 	close(out)
 	var chunks []*providers.ChatCompletionStreamResponse
 	for ch := range out {
@@ -319,7 +320,7 @@ func TestStreamIncremental(t *testing.T) {
 	out := make(chan *providers.ChatCompletionStreamResponse, 16)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- c.ChatCompletionStream(context.Background(), parse(t, `{"model":"gemini-3-flash","stream":true,"messages":[{"role":"user","content":"x"}]}`), out)
+		errc <- c.ChatCompletionStream(context.Background(), parse(t, `{"model":"gemini-3-flash","stream":true,"messages":[{"role":"user","content":"x"}]}`), sinktest.Chan(context.Background(), out))
 	}()
 	select {
 	case ch := <-out:
@@ -353,7 +354,7 @@ func TestStreamClientDisconnect(t *testing.T) {
 	out := make(chan *providers.ChatCompletionStreamResponse, 16)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- c.ChatCompletionStream(ctx, parse(t, `{"model":"gemini-3-flash","messages":[{"role":"user","content":"x"}]}`), out)
+		errc <- c.ChatCompletionStream(ctx, parse(t, `{"model":"gemini-3-flash","messages":[{"role":"user","content":"x"}]}`), sinktest.Chan(ctx, out))
 	}()
 	<-out
 	cancel()

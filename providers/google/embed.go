@@ -30,7 +30,7 @@ func (c *Client) Speaks(p providers.Protocol) bool { return p == providers.Proto
 
 // Forward sends an OpenAI embeddings request to Gemini and answers in
 // OpenAI's form. Embeddings never stream.
-func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out providers.Sink[[]byte]) (*providers.NativeResponse, error) {
 	if req.Protocol != providers.ProtocolEmbeddings {
 		return nil, fmt.Errorf("%s: does not serve the %s protocol natively", c.up.Name(), req.Protocol)
 	}

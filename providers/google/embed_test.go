@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/internal/sinktest"
 )
 
 // geminiEmbeddings answers a batchEmbedContents request as the API does,
@@ -208,7 +209,7 @@ func TestEmbeddingsErrors(t *testing.T) {
 			t.Error("Gemini must speak embeddings and nothing else natively")
 		}
 		req := providers.NativeRequest{Protocol: providers.ProtocolEmbeddings, Body: []byte(`{"model":"m","input":"x"}`)}
-		if _, err := c.Forward(context.Background(), req, make(chan []byte)); err == nil {
+		if _, err := c.Forward(context.Background(), req, sinktest.Chan(context.Background(), make(chan []byte))); err == nil {
 			t.Error("a streamed embeddings request was taken")
 		}
 		req.Protocol = providers.ProtocolCompletions

@@ -57,7 +57,7 @@ func (p *Provider) ChatCompletion(ctx context.Context, req *providers.ChatComple
 }
 
 // ChatCompletionStream streams the same text one token at a time.
-func (p *Provider) ChatCompletionStream(ctx context.Context, req *providers.ChatCompletionRequest, out chan<- *providers.ChatCompletionStreamResponse) error {
+func (p *Provider) ChatCompletionStream(ctx context.Context, req *providers.ChatCompletionRequest, out providers.Sink[*providers.ChatCompletionStreamResponse]) error {
 	if err := req.Decode(); err != nil {
 		return err
 	}
@@ -70,13 +70,15 @@ func (p *Provider) ChatCompletionStream(ctx context.Context, req *providers.Chat
 			Choices: []providers.StreamChoice{{Delta: d, FinishReason: finish}},
 		}
 	}
+	// Each token is flushed on its own, as an upstream's event arrives.
 	send := func(c *providers.ChatCompletionStreamResponse) error {
-		select {
-		case out <- c:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return err
 		}
+		if err := out.Send(c); err != nil {
+			return err
+		}
+		return out.Flush()
 	}
 	if err := send(chunk(providers.Delta{Role: "assistant"}, nil)); err != nil {
 		return err

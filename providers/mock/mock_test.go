@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/internal/sinktest"
 )
 
 func request(t *testing.T, body string) *providers.ChatCompletionRequest {
@@ -25,7 +26,7 @@ func stream(ctx context.Context, p providers.Provider, req *providers.ChatComple
 	out := make(chan *providers.ChatCompletionStreamResponse)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- p.ChatCompletionStream(ctx, req, out)
+		errc <- p.ChatCompletionStream(ctx, req, sinktest.Chan(ctx, out))
 		close(out)
 	}()
 	var got []*providers.ChatCompletionStreamResponse
@@ -200,7 +201,7 @@ func TestMockCancel(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			out := make(chan *providers.ChatCompletionStreamResponse)
 			errc := make(chan error, 1)
-			go func() { errc <- p.ChatCompletionStream(ctx, request(t, `{"messages":[]}`), out) }()
+			go func() { errc <- p.ChatCompletionStream(ctx, request(t, `{"messages":[]}`), sinktest.Chan(ctx, out)) }()
 			if first := <-out; first.Choices[0].Delta.Role != "assistant" {
 				t.Errorf("got first delta %+v, want the role chunk", first.Choices[0].Delta)
 			}

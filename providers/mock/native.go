@@ -27,7 +27,7 @@ const mockDimensions = 8
 
 // Forward answers a completions or embeddings request as an OpenAI server
 // would, with deterministic text and vectors.
-func (p *Provider) Forward(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+func (p *Provider) Forward(ctx context.Context, req providers.NativeRequest, out providers.Sink[[]byte]) (*providers.NativeResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func (p *Provider) Forward(ctx context.Context, req providers.NativeRequest, out
 	return nil, fmt.Errorf("mock: does not serve the %s protocol", req.Protocol)
 }
 
-func (p *Provider) complete(ctx context.Context, body []byte, out chan<- []byte) (*providers.NativeResponse, error) {
+func (p *Provider) complete(ctx context.Context, body []byte, out providers.Sink[[]byte]) (*providers.NativeResponse, error) {
 	var in struct {
 		Model string `json:"model"`
 	}
@@ -66,12 +66,13 @@ func (p *Provider) complete(ctx context.Context, body []byte, out chan<- []byte)
 		return &providers.NativeResponse{Status: http.StatusOK, ContentType: "application/json", Body: b, Usage: u}, nil
 	}
 	send := func(data []byte) error {
-		select {
-		case out <- providers.AppendEvent(nil, "", data):
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return err
 		}
+		if err := out.Send(providers.AppendEvent(nil, "", data)); err != nil {
+			return err
+		}
+		return out.Flush()
 	}
 	for _, t := range toks {
 		if p.TokenDelay > 0 {

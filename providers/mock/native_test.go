@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/internal/sinktest"
 )
 
 func TestMockCompletions(t *testing.T) {
@@ -27,7 +28,7 @@ func TestMockCompletions(t *testing.T) {
 
 	out := make(chan []byte, 64)
 	if _, err := p.Forward(context.Background(), providers.NativeRequest{Protocol: providers.ProtocolCompletions,
-		Body: []byte(`{"model":"m","prompt":"x","stream":true}`)}, out); err != nil {
+		Body: []byte(`{"model":"m","prompt":"x","stream":true}`)}, sinktest.Chan(context.Background(), out)); err != nil {
 		t.Fatal(err)
 	}
 	close(out)

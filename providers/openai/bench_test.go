@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/internal/sinktest"
 )
 
 // BenchmarkStreamChunk measures the client's cost per relayed chunk: one
@@ -54,7 +55,7 @@ func BenchmarkStreamChunk(b *testing.B) {
 		out := make(chan *providers.ChatCompletionStreamResponse, 16)
 		errc := make(chan error, 1)
 		go func() {
-			errc <- c.ChatCompletionStream(context.Background(), req, out)
+			errc <- c.ChatCompletionStream(context.Background(), req, sinktest.Chan(context.Background(), out))
 			close(out)
 		}()
 		n := 0

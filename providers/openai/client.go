@@ -118,7 +118,7 @@ func (c *Client) ChatCompletion(ctx context.Context, req *providers.ChatCompleti
 }
 
 // ChatCompletionStream sends a streamed request and relays each event.
-func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCompletionRequest, out chan<- *providers.ChatCompletionStreamResponse) error {
+func (c *Client) ChatCompletionStream(ctx context.Context, req *providers.ChatCompletionRequest, out providers.Sink[*providers.ChatCompletionStreamResponse]) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	resp, err := c.do(ctx, req, "text/event-stream")

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/internal/sinktest"
 )
 
 const testKey = "sk-test-0123456789abcdef"
@@ -148,7 +149,7 @@ func collect(ctx context.Context, p providers.Provider, req *providers.ChatCompl
 	out := make(chan *providers.ChatCompletionStreamResponse)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- p.ChatCompletionStream(ctx, req, out)
+		errc <- p.ChatCompletionStream(ctx, req, sinktest.Chan(ctx, out))
 		close(out)
 	}()
 	var got []*providers.ChatCompletionStreamResponse
@@ -363,7 +364,9 @@ func TestChatCompletionStreamIncremental(t *testing.T) {
 	c := newClient(t, up.URL+"/v1", nil)
 	out := make(chan *providers.ChatCompletionStreamResponse)
 	errc := make(chan error, 1)
-	go func() { errc <- c.ChatCompletionStream(context.Background(), parse(t, clientBody, "m"), out) }()
+	go func() {
+		errc <- c.ChatCompletionStream(context.Background(), parse(t, clientBody, "m"), sinktest.Chan(context.Background(), out))
+	}()
 
 	select {
 	case first := <-out:
@@ -749,7 +752,9 @@ func TestStreamTimeouts(t *testing.T) {
 		c := newClient(t, up.URL+"/v1", func(o *Options) { o.IdleTimeout = 100 * time.Millisecond })
 		out := make(chan *providers.ChatCompletionStreamResponse)
 		errc := make(chan error, 1)
-		go func() { errc <- c.ChatCompletionStream(context.Background(), parse(t, clientBody, "m"), out) }()
+		go func() {
+			errc <- c.ChatCompletionStream(context.Background(), parse(t, clientBody, "m"), sinktest.Chan(context.Background(), out))
+		}()
 		var got []string
 		for len(got) < 3 {
 			select {
@@ -800,7 +805,7 @@ func TestStreamTimeouts(t *testing.T) {
 		out := make(chan *providers.ChatCompletionStreamResponse)
 		errc := make(chan error, 1)
 		go func() {
-			errc <- c.ChatCompletionStream(context.Background(), parse(t, clientBody, "m"), out)
+			errc <- c.ChatCompletionStream(context.Background(), parse(t, clientBody, "m"), sinktest.Chan(context.Background(), out))
 			close(out)
 		}()
 		var passed <-chan struct{}
@@ -1005,7 +1010,7 @@ func TestClientCancel(t *testing.T) {
 	defer cancel()
 	out := make(chan *providers.ChatCompletionStreamResponse)
 	errc := make(chan error, 1)
-	go func() { errc <- c.ChatCompletionStream(ctx, parse(t, clientBody, "m"), out) }()
+	go func() { errc <- c.ChatCompletionStream(ctx, parse(t, clientBody, "m"), sinktest.Chan(ctx, out)) }()
 	select {
 	case <-out:
 	case <-time.After(5 * time.Second):
@@ -1040,7 +1045,7 @@ func TestClientCancelWhileBlockedOnOut(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan *providers.ChatCompletionStreamResponse) // read once, then never
 	errc := make(chan error, 1)
-	go func() { errc <- c.ChatCompletionStream(ctx, parse(t, clientBody, "m"), out) }()
+	go func() { errc <- c.ChatCompletionStream(ctx, parse(t, clientBody, "m"), sinktest.Chan(ctx, out)) }()
 	// After the first chunk the next one is already buffered, so the
 	// provider goes on to wait for out to take it.
 	<-out

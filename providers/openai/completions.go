@@ -77,7 +77,7 @@ func (c *Client) speaksByDefault(p providers.Protocol) bool {
 
 // forwardCompletions sends a /v1/completions request: to <base_url>/completions,
 // DeepSeek's beta endpoint, or through Mistral's FIM API.
-func (c *Client) forwardCompletions(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+func (c *Client) forwardCompletions(ctx context.Context, req providers.NativeRequest, out providers.Sink[[]byte]) (*providers.NativeResponse, error) {
 	switch c.vendor {
 	case vendorDeepSeek:
 		return providers.ForwardNative(ctx, c.up, c.origin+"/beta/completions", req, out, openaiWire{providers.ProtocolCompletions})
@@ -92,7 +92,7 @@ var errEmbeddingsStream = errors.New("embeddings do not stream")
 
 // forwardEmbeddings sends a /v1/embeddings request to <base_url>/embeddings,
 // as is but to Mistral.
-func (c *Client) forwardEmbeddings(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+func (c *Client) forwardEmbeddings(ctx context.Context, req providers.NativeRequest, out providers.Sink[[]byte]) (*providers.NativeResponse, error) {
 	if out != nil {
 		return nil, fmt.Errorf("%s: %w", c.up.Name(), errEmbeddingsStream)
 	}
@@ -110,7 +110,7 @@ func (c *Client) forwardEmbeddings(ctx context.Context, req providers.NativeRequ
 
 // forwardOllama sends a request in Ollama's own API to <root><path>, root
 // being the base URL without /v1.
-func (c *Client) forwardOllama(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+func (c *Client) forwardOllama(ctx context.Context, req providers.NativeRequest, out providers.Sink[[]byte]) (*providers.NativeResponse, error) {
 	if !strings.HasPrefix(req.Path, "/api/") {
 		return nil, fmt.Errorf("%s: %q is not a path of Ollama's API", c.up.Name(), req.Path)
 	}

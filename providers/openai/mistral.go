@@ -260,7 +260,7 @@ func (mistralWire) Usage(body []byte) *providers.Usage { return providers.FindUs
 
 // forwardMistralFIM sends a completions request through Mistral's FIM API
 // and answers in OpenAI's completions form.
-func (c *Client) forwardMistralFIM(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+func (c *Client) forwardMistralFIM(ctx context.Context, req providers.NativeRequest, out providers.Sink[[]byte]) (*providers.NativeResponse, error) {
 	body, err := toMistralFIM(req.Body)
 	if err != nil {
 		return nil, err

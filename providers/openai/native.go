@@ -23,7 +23,7 @@ func (c *Client) Speaks(p providers.Protocol) bool {
 // <base_url>/completions (DeepSeek's /beta/completions, Mistral's FIM API
 // through an adapter), embeddings to <base_url>/embeddings, Ollama's API
 // to <root>/api/*.
-func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+func (c *Client) Forward(ctx context.Context, req providers.NativeRequest, out providers.Sink[[]byte]) (*providers.NativeResponse, error) {
 	switch {
 	case !c.Speaks(req.Protocol):
 	case req.Protocol == providers.ProtocolAnthropic:

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/internal/sinktest"
 )
 
 // BenchmarkPassThrough compares what the gateway adds to an embeddings
@@ -126,7 +127,7 @@ func BenchmarkRelayEvent(b *testing.B) {
 			out := make(chan []byte, 16)
 			errc := make(chan error, 1)
 			go func() {
-				_, err := c.Forward(context.Background(), req, out)
+				_, err := c.Forward(context.Background(), req, sinktest.Chan(context.Background(), out))
 				errc <- err
 				close(out)
 			}()
@@ -146,7 +147,7 @@ func BenchmarkRelayEvent(b *testing.B) {
 			out := make(chan *providers.ChatCompletionStreamResponse, 16)
 			errc := make(chan error, 1)
 			go func() {
-				errc <- c.ChatCompletionStream(context.Background(), req, out)
+				errc <- c.ChatCompletionStream(context.Background(), req, sinktest.Chan(context.Background(), out))
 				close(out)
 			}()
 			got := 0

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/internal/sinktest"
 )
 
 // What Continue's autocomplete sends to /v1/completions, with a field
@@ -52,7 +53,7 @@ func forward(ctx context.Context, c *Client, req providers.NativeRequest, stream
 	}
 	res := make(chan result, 1)
 	go func() {
-		resp, err := c.Forward(ctx, req, out)
+		resp, err := c.Forward(ctx, req, sinktest.Chan(ctx, out))
 		res <- result{resp, err}
 		close(out)
 	}()
@@ -235,7 +236,7 @@ func TestForwardCompletionsIncremental(t *testing.T) {
 	out := make(chan []byte)
 	errc := make(chan error, 1)
 	go func() {
-		_, err := c.Forward(ctx, providers.NativeRequest{Protocol: providers.ProtocolCompletions, Body: []byte(fimBody)}, out)
+		_, err := c.Forward(ctx, providers.NativeRequest{Protocol: providers.ProtocolCompletions, Body: []byte(fimBody)}, sinktest.Chan(ctx, out))
 		errc <- err
 	}()
 	select {

@@ -112,7 +112,7 @@ func (*responsesRelay) End(dst [][]byte) ([][]byte, error) { return dst, errResp
 
 // forwardResponses sends a Responses request to the upstream's
 // <base_url>/responses.
-func (c *Client) forwardResponses(ctx context.Context, req providers.NativeRequest, out chan<- []byte) (*providers.NativeResponse, error) {
+func (c *Client) forwardResponses(ctx context.Context, req providers.NativeRequest, out providers.Sink[[]byte]) (*providers.NativeResponse, error) {
 	if req.Foreign != nil {
 		body, err := dropForeignReasoning(req.Body, req.Foreign)
 		if err != nil {

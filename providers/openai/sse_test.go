@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/localrouter/localrouter/providers"
+	"github.com/localrouter/localrouter/providers/internal/sinktest"
 	"github.com/localrouter/localrouter/providers/sse"
 )
 
@@ -33,7 +34,7 @@ func streamFrom(t *testing.T, body string) ([]string, error) {
 	out := make(chan *providers.ChatCompletionStreamResponse)
 	errc := make(chan error, 1)
 	go func() {
-		errc <- c.ChatCompletionStream(context.Background(), req, out)
+		errc <- c.ChatCompletionStream(context.Background(), req, sinktest.Chan(context.Background(), out))
 		close(out)
 	}()
 	var got []string
