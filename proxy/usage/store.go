@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -20,6 +21,9 @@ type Store struct {
 	db    *sql.DB
 	path  string
 	moved string // where a corrupt file was moved aside, "" when none was
+
+	mu sync.Mutex // guards w: one insert at a time
+	w  *writer    // nil until the first insert, and after a failed one
 }
 
 // migrations bring the schema from version i to i+1; PRAGMA user_version
@@ -180,71 +184,32 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Moved() string { return s.moved }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
-
-const insertHead = `INSERT INTO requests (time_ms, day, door, path, client, session, side, provider, model, reason,
-	status, stream, fallback, estimated, latency_us, ttfb_us, input_tokens, output_tokens, cost_usd, saved_usd, error,
-	remote_provider, remote_model) VALUES `
-
-const insertRow = `(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
-
-// rowsPer is how many records one INSERT statement carries: the
-// statement's fixed cost (database/sql's bookkeeping, SQLite's reset) was
-// a third of a record's when each had its own.
-const rowsPer = 32
-
-func insertSQL(n int) string {
-	return insertHead + strings.Repeat(insertRow+",", n-1) + insertRow
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w != nil {
+		s.w.close()
+		s.w = nil
+	}
+	return s.db.Close()
 }
-
-var insertMany = insertSQL(rowsPer)
 
 // Insert stores recs in one transaction and sets their IDs.
 func (s *Store) Insert(ctx context.Context, recs []Record) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("usage: insert: %w", err)
-	}
-	defer tx.Rollback()
-	args := make([]any, 0, rowsPer*23)
-	var many *sql.Stmt
-	for len(recs) > 0 {
-		n := min(len(recs), rowsPer)
-		args = args[:0]
-		for i := range recs[:n] {
-			r := &recs[i]
-			args = append(args, r.Time.UnixMilli(), r.Time.Local().Format(time.DateOnly), r.Door, r.Path, r.Client,
-				r.Session, r.Side, r.Provider, r.Model, r.Reason, r.Status, r.Stream, r.Fallback, r.Estimated,
-				r.Latency.Microseconds(), r.TTFB.Microseconds(), r.InputTokens, r.OutputTokens, r.CostUSD, r.SavedUSD,
-				r.Error, r.RemoteProvider, r.RemoteModel)
-		}
-		var res sql.Result
-		if n == rowsPer {
-			if many == nil {
-				if many, err = tx.PrepareContext(ctx, insertMany); err != nil {
-					return fmt.Errorf("usage: insert: %w", err)
-				}
-				defer many.Close()
-			}
-			res, err = many.ExecContext(ctx, args...)
-		} else {
-			res, err = tx.ExecContext(ctx, insertSQL(n), args...)
-		}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w == nil {
+		w, err := newWriter(ctx, s.db)
 		if err != nil {
 			return fmt.Errorf("usage: insert: %w", err)
 		}
-		// One writer and rowids taken as max+1: a statement's rows get
-		// consecutive IDs ending at the last one inserted.
-		last, err := res.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("usage: insert: %w", err)
-		}
-		for i := range recs[:n] {
-			recs[i].ID = last - int64(n-1-i)
-		}
-		recs = recs[n:]
+		s.w = w
 	}
-	if err := tx.Commit(); err != nil {
+	if err := s.w.insert(ctx, recs); err != nil {
+		// The next insert starts afresh, on whatever connection the pool
+		// has then.
+		s.w.close()
+		s.w = nil
 		return fmt.Errorf("usage: insert: %w", err)
 	}
 	return nil

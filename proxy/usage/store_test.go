@@ -3,10 +3,12 @@ package usage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -269,6 +271,114 @@ func BenchmarkInsert(b *testing.B) {
 	for i := 0; i < b.N; i += len(batch) {
 		if err := s.Insert(context.Background(), batch); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestInsertAcrossCalls inserts batches that take each statement the
+// writer keeps, more than once: every column of every record round-trips
+// and the IDs keep counting up across calls.
+func TestInsertAcrossCalls(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	base := time.Now().Truncate(time.Millisecond)
+	var last int64
+	for call, n := range []int{3, rowsPer, 2*rowsPer + 5, 1, rowsPer - 1, 0, rowsPer + 1} {
+		recs := make([]Record, n)
+		for i := range recs {
+			// Pairs of records share their strings, and the times step
+			// back across local days.
+			k := (call*1000 + i) / 2
+			recs[i] = Record{
+				Time: base.Add(-time.Duration(call*1000+i) * 5 * time.Hour), Door: fmt.Sprint("door", k),
+				Path: fmt.Sprint("/p", k), Client: fmt.Sprint("c", k%3), Session: fmt.Sprint("s", i), Side: "remote",
+				Provider: fmt.Sprint("prov", k), Model: fmt.Sprint("m", k), Reason: fmt.Sprint("r", k),
+				Status: 200 + 100*(i%4), Stream: i%2 == 0, Fallback: i%3 == 0, Estimated: i%5 == 0,
+				Latency: time.Duration(i+1) * time.Millisecond, TTFB: time.Duration(i) * 700 * time.Microsecond,
+				InputTokens: 1000 * i, OutputTokens: i % 2, CostUSD: float64(i) / 3, SavedUSD: float64(call) / 7,
+				Error: map[bool]string{true: "upstream failed"}[i%4 == 3], RemoteModel: fmt.Sprint("rm", i%2),
+			}
+		}
+		if err := s.Insert(ctx, recs); err != nil {
+			t.Fatalf("call %d: %v", call, err)
+		}
+		for i, want := range recs {
+			if want.ID <= last {
+				t.Fatalf("call %d, record %d: ID %d after %d", call, i, want.ID, last)
+			}
+			last = want.ID
+			got, ok, err := s.Get(ctx, want.ID)
+			if err != nil || !ok {
+				t.Fatalf("call %d, record %d: Get(%d) = %v, %v", call, i, want.ID, ok, err)
+			}
+			if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+				t.Errorf("call %d, record %d (-want +got):\n%s", call, i, diff)
+			}
+			var day string
+			if err := s.db.QueryRow("SELECT day FROM requests WHERE id = ?", want.ID).Scan(&day); err != nil {
+				t.Fatal(err)
+			}
+			if wantDay := want.Time.Local().Format(time.DateOnly); day != wantDay {
+				t.Errorf("call %d, record %d: day %s, want %s", call, i, day, wantDay)
+			}
+		}
+	}
+}
+
+// TestInsertAfterFailure: a failed insert stores nothing, and the next one
+// starts afresh.
+func TestInsertAfterFailure(t *testing.T) {
+	s, _ := openTemp(t)
+	now := time.Now()
+	recs := []Record{sample(now, "local", "ollama", "qwen3", 1, 2), sample(now, "local", "ollama", "qwen3", 3, 4)}
+	if err := s.Insert(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Insert(ctx, []Record{sample(now, "remote", "x", "y", 5, 6)}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Insert with a canceled context: %v, want context.Canceled", err)
+	}
+	more := []Record{sample(now, "remote", "openai", "gpt", 7, 8)}
+	if err := s.Insert(context.Background(), more); err != nil {
+		t.Fatal(err)
+	}
+	if more[0].ID != recs[1].ID+1 {
+		t.Errorf("ID after a failed insert = %d, want %d", more[0].ID, recs[1].ID+1)
+	}
+	if tot, err := s.Totals(context.Background(), time.Time{}); err != nil || tot.Requests != 3 {
+		t.Errorf("Totals = %+v, %v; want 3 requests", tot, err)
+	}
+	s.Close()
+	if err := s.Insert(context.Background(), more); err == nil {
+		t.Error("Insert after Close: no error")
+	}
+}
+
+// TestInsertConcurrent: inserts from several goroutines each get their
+// own rows.
+func TestInsertConcurrent(t *testing.T) {
+	s, _ := openTemp(t)
+	var wg sync.WaitGroup
+	batches := make([][]Record, 4)
+	for g := range batches {
+		batches[g] = make([]Record, rowsPer+3)
+		for i := range batches[g] {
+			batches[g][i] = sample(time.Now(), "local", fmt.Sprint("p", g), "m", i, g)
+		}
+		wg.Go(func() {
+			if err := s.Insert(context.Background(), batches[g]); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for g, b := range batches {
+		for i, r := range b {
+			got, ok, err := s.Get(context.Background(), r.ID)
+			if err != nil || !ok || got.Provider != r.Provider || got.InputTokens != i {
+				t.Errorf("goroutine %d, record %d: ID %d holds %+v (%v, %v)", g, i, r.ID, got, ok, err)
+			}
 		}
 	}
 }
