@@ -159,7 +159,11 @@ func (s *watchState) concerns(ev fsnotify.Event) bool {
 	}
 	// Another file in the directory. It matters only if it moved the
 	// symlinks path goes through, as a Kubernetes ConfigMap update does
-	// by renaming ..data.
+	// by renaming ..data; a write moves nothing. (A log written beside the
+	// config sends a write event every few milliseconds.)
+	if !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Rename) && !ev.Has(fsnotify.Remove) {
+		return false
+	}
 	return s.resolve() != s.target
 }
 
