@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -122,8 +123,11 @@ func fromChatResponse(resp *providers.ChatCompletionResponse, model, id string) 
 		out.Content = append(out.Content, outText{Type: "text", Text: text})
 	}
 	for i, c := range calls {
-		if c.id == "" {
+		if c.id == "" || slices.ContainsFunc(calls[:i], func(o call) bool { return o.id == c.id }) {
+			// Each tool_use is answered by its id: one given twice (a
+			// server that numbers every call alike) gets an id of ours.
 			c.id = "toolu_" + strings.TrimPrefix(id, "msg_") + "_" + strconv.Itoa(i)
+			calls[i].id = c.id
 		}
 		out.Content = append(out.Content, outToolUse{Type: "tool_use", ID: c.id, Name: c.name, Input: toolInput(c.args)})
 	}

@@ -405,7 +405,10 @@ func (s *ChatToMessagesStream) findTool(index *int, id string) *toolCall {
 }
 
 func (s *ChatToMessagesStream) openTool(dst []byte, t *toolCall) []byte {
-	if t.id == "" {
+	if t.id == "" || s.idTaken(t) {
+		// A client answers each tool_use by its id, and the Messages API
+		// refuses a history with one twice: a server that numbers every
+		// call alike gets ids of ours.
 		t.id = "toolu_" + strings.TrimPrefix(s.id, "msg_") + "_" + strconv.Itoa(s.next)
 	}
 	var b []byte
@@ -422,6 +425,17 @@ func (s *ChatToMessagesStream) openTool(dst []byte, t *toolCall) []byte {
 		t.held = nil
 	}
 	return dst
+}
+
+// idTaken reports whether another call of this answer already went out
+// with t's id.
+func (s *ChatToMessagesStream) idTaken(t *toolCall) bool {
+	for _, o := range s.tools {
+		if o != t && o.block >= 0 && o.id == t.id {
+			return true
+		}
+	}
+	return false
 }
 
 // stopReason maps finish_reason to stop_reason. tool_use is sent only when

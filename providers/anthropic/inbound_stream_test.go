@@ -328,6 +328,8 @@ func TestChatToMessagesStreamSemantics(t *testing.T) {
 		{"tool_call_args_in_last_chunk", []block{{"tool_use", "call_7", "Read", `{"file_path":"/tmp/a.txt"}`}}, "tool_use", nil},
 		{"tool_calls_parallel", []block{{"tool_use", "call_a", "get_weather", `{"city":"Paris"}`},
 			{"tool_use", "call_b", "get_time", `{"tz":"CET"}`}}, "tool_use", nil},
+		{"tool_calls_repeated_id", []block{{"tool_use", "call_a", "get_weather", `{"city":"Paris"}`},
+			{"tool_use", "toolu_test_1", "get_time", `{"tz":"CET"}`}}, "tool_use", nil},
 		{"tool_call_missing_ids", []block{{"tool_use", "toolu_test_0", "Glob", `{"pattern":"*.go"}`},
 			{"tool_use", "toolu_test_1", "Grep", `{"pattern":"TODO"}`}}, "tool_use", nil},
 		{"tool_call_same_index_new_id", []block{{"tool_use", "call_1", "Read", `{"file_path":"a"}`},

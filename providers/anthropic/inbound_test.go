@@ -269,13 +269,17 @@ func checkMessagesResponse(t *testing.T, body []byte) {
 	if !strings.HasPrefix(m.ID, "msg_") || m.Type != "message" || m.Role != "assistant" || m.Content == nil {
 		t.Errorf("not a Messages answer: %s", body)
 	}
-	tools := 0
+	tools, ids := 0, map[any]bool{}
 	for _, b := range m.Content {
 		if b["type"] == "tool_use" {
 			tools++
 			if _, ok := b["input"].(map[string]any); !ok || b["id"] == "" {
 				t.Errorf("tool_use without id or object input: %v", b)
 			}
+			if ids[b["id"]] {
+				t.Errorf("tool_use id %v used twice: the client could not answer both", b["id"])
+			}
+			ids[b["id"]] = true
 		}
 	}
 	if (m.StopReason == "tool_use") != (tools > 0) && m.StopReason != "max_tokens" {
