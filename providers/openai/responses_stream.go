@@ -441,10 +441,24 @@ func (s *ChatToResponsesStream) openTool(dst []byte, t *streamItem) []byte {
 		t.kind = itemCustom
 		t.id = "ctc_" + t.id[3:]
 	}
-	if t.callID == "" {
+	if t.callID == "" || s.callTaken(t) {
+		// The client answers each call by its call_id, and the API
+		// refuses a history with one twice: a server that numbers every
+		// call alike gets ids of ours.
 		t.callID = "call_" + rand.Text()
 	}
 	return s.add(dst, t)
+}
+
+// callTaken reports whether another call of this answer already went out
+// with t's call_id.
+func (s *ChatToResponsesStream) callTaken(t *streamItem) bool {
+	for _, o := range s.tools {
+		if o != t && o.index >= 0 && o.callID == t.callID {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *ChatToResponsesStream) argsDelta(dst []byte, t *streamItem, args string) []byte {

@@ -223,6 +223,7 @@ func checkStream(t testing.TB, b []byte) []sseEvent {
 	}
 	open := map[float64]string{} // output_index → item type
 	done := map[float64]bool{}
+	calls := map[any]bool{} // call_ids given out
 	for i, e := range evs {
 		if e.data["type"] != e.name {
 			t.Fatalf("event %d: event %q but type %v", i, e.name, e.data["type"])
@@ -266,7 +267,14 @@ func checkStream(t testing.TB, b []byte) []sseEvent {
 			if int(idx) != len(open)+len(done) {
 				t.Fatalf("item index %v out of order", idx)
 			}
-			open[idx] = e.data["item"].(map[string]any)["type"].(string)
+			item := e.data["item"].(map[string]any)
+			open[idx] = item["type"].(string)
+			if id, ok := item["call_id"]; ok {
+				if calls[id] {
+					t.Fatalf("call_id %v given twice: the client could not answer both", id)
+				}
+				calls[id] = true
+			}
 		case e.name == "response.output_item.done":
 			idx := e.data["output_index"].(float64)
 			if _, ok := open[idx]; !ok {
@@ -333,6 +341,35 @@ func TestChatToResponsesStreamGolden(t *testing.T) {
 			golden(t, name+".stream.sse", stable(dst))
 			golden(t, name+".output.json", indent(t, stable(s.Output())))
 		})
+	}
+}
+
+// TestChatToResponsesStreamRepeatedCallID: some servers give every call
+// the same id; Codex answers each by its call_id, so each needs its own.
+func TestChatToResponsesStreamRepeatedCallID(t *testing.T) {
+	s := NewChatToResponsesStream("m", nil)
+	dst := s.Start(nil)
+	for _, raw := range []string{
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_0","type":"function","function":{"name":"read","arguments":"{\"path\":\"a\"}"}}]}}]}`,
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_0","type":"function","function":{"name":"read","arguments":"{\"path\":"}}]}}]}`,
+		`{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":"\"b\"}"}}]}}]}`,
+		`{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}`,
+	} {
+		var err error
+		if dst, err = s.Chunk(dst, &providers.ChatCompletionStreamResponse{Raw: []byte(raw)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkStream(t, s.End(dst))
+	var out []map[string]any
+	if err := json.Unmarshal(s.Output(), &out); err != nil || len(out) != 2 {
+		t.Fatalf("output %s: %v", s.Output(), err)
+	}
+	if out[0]["call_id"] != "call_0" || out[0]["arguments"] != `{"path":"a"}` || out[1]["arguments"] != `{"path":"b"}` {
+		t.Errorf("calls %v", out)
+	}
+	if out[1]["call_id"] == "call_0" || out[1]["call_id"] == "" {
+		t.Errorf("second call_id %v", out[1]["call_id"])
 	}
 }
 
