@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// Recorder stores records off the request path: Record puts one on a
-// bounded queue and returns; one writer drains the queue in batches, one
-// transaction each. A full queue drops the record and counts it, so a slow
-// disk never slows a request.
+// Recorder stores records off the request path: Record appends one to a
+// bounded queue and returns; one writer takes the whole queue at a time
+// and stores it in batches, one transaction each. A full queue drops the
+// record and counts it, so a slow disk never slows a request.
 type Recorder struct {
 	store     *Store
 	prices    *Prices
@@ -19,11 +19,19 @@ type Recorder struct {
 	now       func() time.Time
 	retention time.Duration
 
-	queue   chan Record
+	// The queue is a slice the writer swaps for an empty one rather than a
+	// channel: a channel's buffer is allocated whole (4096 records, 1.1
+	// MB) and the garbage collector scans all of it in every cycle, while
+	// a slice holds what is waiting, a few hundred records under load.
+	mu       sync.Mutex // guards pending and closed
+	pending  []Record
+	closed   bool
+	maxQueue int
+	wake     chan struct{} // 1-buffered: records are pending
+
 	quit    chan struct{}
 	done    chan struct{}
 	closing sync.Once
-	closed  atomic.Bool
 	dropped atomic.Int64
 	failed  atomic.Int64 // records lost to failed writes
 	stored  atomic.Int64
@@ -43,7 +51,7 @@ type Option func(*Recorder)
 func WithRetention(d time.Duration) Option { return func(r *Recorder) { r.retention = d } }
 
 // WithQueue sets how many records may wait for the writer (default 4096).
-func WithQueue(n int) Option { return func(r *Recorder) { r.queue = make(chan Record, n) } }
+func WithQueue(n int) Option { return func(r *Recorder) { r.maxQueue = n } }
 
 // WithLogger logs write failures to l (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(r *Recorder) { r.log = l } }
@@ -61,8 +69,9 @@ const DefaultRetention = 90 * 24 * time.Hour
 // one per tenth of a second costs a few, and the live feed lags by at most
 // that tenth. The queue holds 0.1 s of 40,000 requests a second.
 const (
-	maxBatch  = 512
-	gatherFor = 100 * time.Millisecond
+	maxBatch     = 512
+	gatherFor    = 100 * time.Millisecond
+	defaultQueue = 4096
 )
 
 // wait lets records gather for gatherFor, or until the recorder closes.
@@ -79,7 +88,8 @@ func (r *Recorder) wait() {
 // record's cost and savings. Close stops it.
 func NewRecorder(s *Store, prices *Prices, opts ...Option) *Recorder {
 	r := &Recorder{store: s, prices: prices, log: slog.Default(), now: time.Now, retention: DefaultRetention,
-		queue: make(chan Record, 4096), quit: make(chan struct{}), done: make(chan struct{}), subs: map[chan Record]struct{}{}}
+		maxQueue: defaultQueue, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
+		subs: map[chan Record]struct{}{}}
 	for _, o := range opts {
 		o(r)
 	}
@@ -90,17 +100,26 @@ func NewRecorder(s *Store, prices *Prices, opts ...Option) *Recorder {
 // Record queues rec to be stored. It never blocks: when the queue is full
 // the record is dropped and counted (Dropped).
 func (r *Recorder) Record(rec Record) {
-	if r.closed.Load() {
-		r.dropped.Add(1) // nobody would store it
-		return
-	}
 	if r.prices != nil {
 		r.prices.Fill(&rec)
 	}
-	select {
-	case r.queue <- rec:
-	default:
+	r.mu.Lock()
+	if r.closed || len(r.pending) >= r.maxQueue {
+		// Closed: nobody would store it.
+		r.mu.Unlock()
 		r.dropped.Add(1)
+		return
+	}
+	r.pending = append(r.pending, rec)
+	first := len(r.pending) == 1
+	r.mu.Unlock()
+	if first {
+		// The first record of a while wakes the writer; the next ones
+		// queue up while it waits, so a request does not wake it each.
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -142,7 +161,9 @@ func (r *Recorder) Subscribe() (<-chan Record, func()) {
 // Records sent after Close are dropped and counted.
 func (r *Recorder) Close() error {
 	r.closing.Do(func() {
-		r.closed.Store(true)
+		r.mu.Lock()
+		r.closed = true
+		r.mu.Unlock()
 		close(r.quit)
 	})
 	<-r.done
@@ -152,40 +173,31 @@ func (r *Recorder) Close() error {
 func (r *Recorder) run() {
 	defer close(r.done)
 	r.prune()
-	batch := make([]Record, 0, maxBatch)
+	var spare []Record
 	for {
 		select {
-		case rec := <-r.queue:
-			// The first record of a while wakes the writer; the next ones
-			// queue up while it waits, so a request does not wake it each.
+		case <-r.wake:
 			r.wait()
-			batch = r.fill(append(batch[:0], rec))
-			for len(batch) > 0 {
-				r.write(batch)
-				batch = r.fill(batch[:0])
-			}
 		case <-r.quit:
-			// Whatever was queued before Close still goes in.
-			for len(r.queue) > 0 {
-				batch = r.fill(batch[:0])
-				r.write(batch)
-			}
+		}
+		r.mu.Lock()
+		queued, closed := r.pending, r.closed
+		r.pending = spare[:0]
+		r.mu.Unlock()
+		for b := queued; len(b) > 0; {
+			n := min(len(b), maxBatch)
+			r.write(b[:n])
+			b = b[n:]
+		}
+		if closed {
+			// Whatever was queued before Close went in above.
 			return
 		}
-	}
-}
-
-// fill adds what else is already queued to batch, up to maxBatch.
-func (r *Recorder) fill(batch []Record) []Record {
-	for len(batch) < maxBatch {
-		select {
-		case rec := <-r.queue:
-			batch = append(batch, rec)
-		default:
-			return batch
+		clear(queued) // let the records' strings go
+		if spare = queued[:0]; cap(spare) > maxBatch {
+			spare = nil // let a burst's queue go
 		}
 	}
-	return batch
 }
 
 func (r *Recorder) write(batch []Record) {
