@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/localrouter/localrouter/providers/h1"
 )
 
 // UpstreamOptions configure an Upstream. Zero durations get the defaults
@@ -370,18 +372,26 @@ func byteSize(n int64) string {
 // Redirects are not followed, so a key never travels to another host.
 func newHTTPClient(connect, header time.Duration) *http.Client {
 	dialer := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   128,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   connect,
+		ResponseHeaderTimeout: header,
+		ExpectContinueTimeout: time.Second,
+	}
+	var rt http.RoundTripper = tr
+	if h1.Supported {
+		// Plain HTTP, the local models, without net/http's two goroutines
+		// per connection (package h1); https and proxies stay with tr.
+		rt = &h1.Transport{Fallback: tr, Proxy: tr.Proxy, Dial: dialer.DialContext, HeaderTimeout: header,
+			IdleTimeout: tr.IdleConnTimeout, MaxIdlePerHost: tr.MaxIdleConnsPerHost}
+	}
 	return &http.Client{
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           dialer.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          256,
-			MaxIdleConnsPerHost:   128,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   connect,
-			ResponseHeaderTimeout: header,
-			ExpectContinueTimeout: time.Second,
-		},
+		Transport:     rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
