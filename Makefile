@@ -27,7 +27,7 @@ FUZZ := ./config/clients:FuzzEdit ./providers:FuzzParseRequest ./providers:FuzzD
 	./providers/google:FuzzStream ./providers/google:FuzzConvertRequest ./providers/google:FuzzResponse ./providers/google:FuzzEmbeddingsRequest \
 	./providers/ollama:FuzzScanChat ./providers/ollama:FuzzChatToChat ./providers/ollama:FuzzGenerate ./providers/ollama:FuzzNDJSONStream \
 	./providers/ollama:FuzzCompletionStream ./providers/ollama:FuzzEmbed ./providers/ollama:FuzzAnswers \
-	./providers:FuzzSecretScan ./config:FuzzParse ./strategy:FuzzRuleCompile
+	./providers:FuzzSecretScan ./config:FuzzParse ./strategy:FuzzRuleCompile .:FuzzLineHandler
 
 .PHONY: build build-mock run test fuzz bench lint clean
 

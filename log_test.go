@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type brokenPipe struct{}
@@ -98,4 +100,89 @@ func TestLogBufferDropsBeyondItsBound(t *testing.T) {
 	if !strings.Contains(out, "log lines dropped") || !strings.Contains(out, fmt.Sprintf("dropped=%d", n-kept)) {
 		t.Errorf("no line says %d were dropped:\n%s", n-kept, out[len(out)-300:])
 	}
+}
+
+// textLine is what slog's TextHandler writes for r.
+func textLine(t testing.TB, r slog.Record) string {
+	var buf bytes.Buffer
+	if err := slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}).Handle(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+func fastLine(t testing.TB, r slog.Record) string {
+	var buf bytes.Buffer
+	if err := newLineHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}).Handle(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+func TestLineHandlerWritesWhatTextHandlerWrites(t *testing.T) {
+	at := time.Date(2026, 12, 4, 19, 38, 54, 120_000_000, time.FixedZone("CET", 3600))
+	records := []slog.Record{}
+	add := func(tm time.Time, level slog.Level, msg string, attrs ...slog.Attr) {
+		r := slog.NewRecord(tm, level, msg, 0)
+		r.AddAttrs(attrs...)
+		records = append(records, r)
+	}
+	// The request line as proxy/reqlog.go writes it.
+	add(at, slog.LevelInfo, "request", slog.String("path", "/v1/chat/completions"), slog.String("endpoint", "chat"),
+		slog.Int("status", 200), slog.Bool("stream", true), slog.Duration("latency", 1234567*time.Nanosecond),
+		slog.Int64("overhead_us", 41), slog.String("route", "local/ollama/qwen3-coder:30b (rule: tools)"),
+		slog.String("client", "claude-code"), slog.String("session", "0b3c…"), slog.Int("prompt_tokens", 1200),
+		slog.Int("completion_tokens", 33), slog.Int("chunks", 34), slog.String("err", `upstream said "no"`))
+	for _, s := range []string{"", " ", "a=b", `back\slash`, "tab\there", "new\nline", "\x7f", "\x00", "café", "☕ 😀",
+		"\u2028", "\u00a0", "\u200b", "\xff", "x\xc3", "ok"} {
+		add(at, slog.LevelWarn, s, slog.String(s+"k", s), slog.String("v", s))
+	}
+	for _, d := range []time.Duration{0, 1, 999, 1500 * time.Microsecond, -3 * time.Second, 90 * time.Hour} {
+		add(at, slog.LevelDebug, "d", slog.Duration("d", d), slog.Float64("f", float64(d)/7), slog.Uint64("u", uint64(d)))
+	}
+	for _, l := range []slog.Level{slog.LevelDebug - 2, slog.LevelInfo + 1, slog.LevelError + 4} {
+		add(at, l, "levels", slog.Bool("b", false))
+	}
+	for _, tm := range []time.Time{at.Add(999_999_999), time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC), time.Now()} {
+		add(tm, slog.LevelInfo, "times")
+	}
+	// What the fast path leaves to the TextHandler, which must still get it right.
+	add(time.Time{}, slog.LevelInfo, "no time", slog.Int("n", 1))
+	add(at, slog.LevelInfo, "any", slog.Any("err", errors.New("boom")), slog.Time("t", at))
+	add(at, slog.LevelInfo, "group", slog.Group("g", slog.Int("a", 1)), slog.String("", "empty key"))
+	for _, r := range records {
+		if got, want := fastLine(t, r), textLine(t, r); got != want {
+			t.Errorf("lineHandler wrote\n%q\nTextHandler writes\n%q", got, want)
+		}
+	}
+}
+
+func TestLineHandlerDerivedLoggers(t *testing.T) {
+	var fast, text bytes.Buffer
+	lf := slog.New(newLineHandler(&fast, nil)).With("component", "tray").WithGroup("g")
+	lt := slog.New(slog.NewTextHandler(&text, nil)).With("component", "tray").WithGroup("g")
+	lf.Info("hi", "n", 1)
+	lt.Info("hi", "n", 1)
+	// The times differ by the calls' moments; the rest must not.
+	cut := func(s string) string { _, rest, _ := strings.Cut(s, " "); return rest }
+	if cut(fast.String()) != cut(text.String()) || !strings.Contains(fast.String(), "component=tray g.n=1") {
+		t.Errorf("derived logger wrote %q, TextHandler %q", fast.String(), text.String())
+	}
+	if slog.New(newLineHandler(&fast, &slog.HandlerOptions{Level: slog.LevelWarn})).Enabled(context.Background(), slog.LevelInfo) {
+		t.Error("the level option is ignored")
+	}
+}
+
+func FuzzLineHandler(f *testing.F) {
+	f.Add("request", "path", "/v1/chat/completions", int64(200), uint64(7), 0.5, true, int64(1234567), 0, int64(1764877134120000000))
+	f.Add("", "", "", int64(-1), uint64(0), -0.0, false, int64(-1), -4, int64(0))
+	f.Add("a b", "k=v", "\"q\"\n\xff", int64(1)<<62, ^uint64(0), 1e300, false, int64(1)<<62, 12, int64(-62135596800000000))
+	f.Fuzz(func(t *testing.T, msg, key, s string, n int64, u uint64, fl float64, b bool, d int64, level int, unixNano int64) {
+		r := slog.NewRecord(time.Unix(0, unixNano).In(time.FixedZone("", (level%24)*3600)), slog.Level(level), msg, 0)
+		r.AddAttrs(slog.String(key, s), slog.Int64("n", n), slog.Uint64(key+"u", u), slog.Float64("f", fl), slog.Bool("b", b),
+			slog.Duration("d", time.Duration(d)), slog.String(s, msg))
+		if got, want := fastLine(t, r), textLine(t, r); got != want {
+			t.Errorf("lineHandler wrote\n%q\nTextHandler writes\n%q", got, want)
+		}
+	})
 }

@@ -83,7 +83,7 @@ func run(args []string, stdout io.Writer) error {
 	}
 	sink := newLogBuffer(logSink{os.Stderr, logFile})
 	defer sink.Close() // before the log file closes: every line held is written
-	log := slog.New(slog.NewTextHandler(sink, &slog.HandlerOptions{Level: logLevel()}))
+	log := slog.New(newLineHandler(sink, &slog.HandlerOptions{Level: logLevel()}))
 
 	path, err := config.ResolvePath(*configFlag)
 	if err != nil {

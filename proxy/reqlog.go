@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -101,7 +100,7 @@ func (l *requestLog) write(log *slog.Logger, r *http.Request) {
 	}
 	rec := slog.NewRecord(time.Now(), level, "request", 0)
 	rec.AddAttrs(attrs...)
-	h.Handle(context.WithoutCancel(r.Context()), rec)
+	h.Handle(r.Context(), rec)
 }
 
 // remoteRouter is a Router that can say where a request would have gone
