@@ -100,41 +100,60 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	if err := req.Write(c.bw); err != nil {
+	werr := req.Write(c.bw)
+	if werr == nil {
+		werr = c.bw.Flush()
+	}
+	wait := t.HeaderTimeout
+	if werr != nil {
+		if ctx.Err() != nil {
+			return fail(werr)
+		}
+		// A server may answer and close before it has read the whole
+		// body (net/http's reads 256 KiB of one its handler left): that
+		// answer is the one to return, as net/http's Transport does.
+		wait = earlyAnswerWait
+	}
+	if wait > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(wait))
+	}
+	resp, err := readAnswer(c.br, req)
+	if err != nil {
+		var ne net.Error
+		switch {
+		case werr != nil:
+			err = werr
+		case errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil:
+			err = errHeaderTimeout
+		}
 		return fail(err)
 	}
-	if err := c.bw.Flush(); err != nil {
-		return fail(err)
-	}
-	if t.HeaderTimeout > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(t.HeaderTimeout))
-	}
-	var resp *http.Response
-	for {
-		resp, err = http.ReadResponse(c.br, req)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
-				err = errHeaderTimeout
-			}
-			return fail(err)
-		}
-		// An informational answer (103 Early Hints) precedes the real one.
-		if resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			break
-		}
-	}
-	if t.HeaderTimeout > 0 {
+	if wait > 0 {
 		c.nc.SetReadDeadline(time.Time{})
 	}
 	b := &body{rc: resp.Body, t: t, c: c, addr: addr, ctx: ctx, stop: stop,
-		keep: !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols}
+		keep: werr == nil && !resp.Close && !req.Close && resp.StatusCode != http.StatusSwitchingProtocols}
 	if resp.Body == http.NoBody {
 		b.release(true)
 	} else {
 		resp.Body = b
 	}
 	return resp, nil
+}
+
+// earlyAnswerWait is how long a request whose body could not be written
+// waits for an answer the server may have sent before it stopped reading.
+const earlyAnswerWait = 50 * time.Millisecond
+
+// readAnswer reads the answer to req, past any informational one (103
+// Early Hints).
+func readAnswer(br *bufio.Reader, req *http.Request) (*http.Response, error) {
+	for {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil || resp.StatusCode < 100 || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, err
+		}
+	}
 }
 
 func (t *Transport) proxied(req *http.Request) bool {

@@ -378,3 +378,27 @@ func TestHTTPSAndProxiedGoToTheFallback(t *testing.T) {
 		t.Errorf("fallback got %v", fb.urls)
 	}
 }
+
+// TestAnswerBeforeTheBodyIsSent: a server that refuses a large request at
+// once and closes (net/http's server reads at most 256 KiB of a body its
+// handler left) breaks the write; its answer is still the one returned, as
+// net/http's Transport returns it.
+func TestAnswerBeforeTheBodyIsSent(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		w.Write([]byte(`{"error":"too large"}`))
+	})
+	tr := newTransport(nil)
+	big := strings.Repeat("x", 8<<20)
+	for range 3 {
+		req, _ := http.NewRequest(http.MethodPost, s.URL, strings.NewReader(big))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("err %v, want the server's answer", err)
+		}
+		if got := readAll(t, resp); resp.StatusCode != http.StatusRequestEntityTooLarge || got != `{"error":"too large"}` {
+			t.Errorf("status %d body %q", resp.StatusCode, got)
+		}
+	}
+}
