@@ -45,7 +45,9 @@ func runFakeApp() int {
 	cfg := os.Getenv("TRAYTEST_CONFIG")
 	var clicks atomic.Int32
 	dashboard := func() string { return dashboardURL + strconv.Itoa(int(clicks.Add(1))) }
-	err := Run(ctx, newFakeCore(cfg, cancel), Options{LogPath: os.Getenv("TRAYTEST_LOG"), LaunchArgs: []string{"--config", cfg},
+	core := newFakeCore(cfg, cancel)
+	core.slow, _ = time.ParseDuration(os.Getenv("TRAYTEST_SLOW_STATE"))
+	err := Run(ctx, core, Options{LogPath: os.Getenv("TRAYTEST_LOG"), LaunchArgs: []string{"--config", cfg},
 		Dashboard: dashboard, Clients: []Client{{"codex", "Codex"}, {"aider", "Aider"}}, Connect: fakeConnect})
 	if errors.Is(err, ErrNoTray) {
 		fmt.Fprintln(os.Stderr, err)
@@ -363,6 +365,21 @@ func TestTrayOverDBus(t *testing.T) {
 
 // TestNoSessionBus: without a session bus Run returns ErrNoTray instead of
 // panicking (systray.Quit panics when there was no bus at start-up).
+// TestClickWhileTheMenuUpdates: systray drops a click that nobody is
+// receiving at that moment, so one that comes while the menu is being
+// updated (here State takes 300 ms) must still be taken.
+func TestClickWhileTheMenuUpdates(t *testing.T) {
+	addr := traytest.StartBus(t)
+	watcher := traytest.StartWatcher(t, addr)
+	startApp(t, "XDG_CONFIG_HOME="+t.TempDir(), "TRAYTEST_SLOW_STATE=300ms")
+	c := traytest.NewClient(t, addr, watcher.WaitItem(t, waitLong))
+	c.WaitFor(t, waitLong, "initial title", titleIs(c, "Remote · gemini-3-flash"))
+	c.ClickLabel(t, "Force local") // the update it causes takes 300 ms
+	time.Sleep(50 * time.Millisecond)
+	c.ClickLabel(t, "Mock mode")
+	c.WaitFor(t, waitLong, "mock mode after a click during an update", titleIs(c, "Mock · qwen3"))
+}
+
 func TestNoSessionBus(t *testing.T) {
 	app := startApp(t, "DBUS_SESSION_BUS_ADDRESS=unix:path=/nonexistent/bus")
 	if code := app.waitExit(t); code != 3 {

@@ -18,6 +18,7 @@ type fakeCore struct {
 
 	changes chan struct{}
 	quit    func()
+	slow    time.Duration // how long State takes
 }
 
 func newFakeCore(configPath string, quit func()) *fakeCore {
@@ -26,6 +27,7 @@ func newFakeCore(configPath string, quit func()) *fakeCore {
 }
 
 func (c *fakeCore) State() State {
+	time.Sleep(c.slow)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	side, reason := c.strategy, "strategy"

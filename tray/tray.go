@@ -138,13 +138,15 @@ func (a *app) onReady() {
 }
 
 // loop handles clicks and change events; it is the only goroutine that
-// calls systray after onReady. It never blocks: systray drops a click that
-// arrives while nobody receives, so slow work (fetching, opening, notifying)
-// runs elsewhere.
+// calls systray after onReady. systray sends a click only to a receiver
+// already waiting and drops it otherwise, and the loop is not always
+// waiting (an update sends D-Bus signals), so clicks reach it through
+// forwardClicks. Slow work (fetching, opening, notifying) runs elsewhere.
 func (a *app) loop() {
 	tick := time.NewTicker(refreshEvery)
 	defer tick.Stop()
 	changes := a.core.Changes()
+	clicks := a.forwardClicks()
 	for {
 		select {
 		case <-a.ctx.Done():
@@ -154,44 +156,76 @@ func (a *app) loop() {
 			a.update(false)
 		case <-tick.C:
 			a.update(false)
-		case <-a.items[itemTitle].ClickedCh: // disabled; drained all the same
-		case <-a.items[itemStrategy].ClickedCh:
-		case <-a.items[itemUsage].ClickedCh:
-		case <-a.items[itemListen].ClickedCh:
-			go a.copyListen(a.state.Listen)
-		case <-a.items[itemFollow].ClickedCh:
-			a.setOverride(OverrideAuto)
-		case <-a.items[itemLocal].ClickedCh:
-			a.setOverride(OverrideLocal)
-		case <-a.items[itemRemote].ClickedCh:
-			a.setOverride(OverrideRemote)
-		case <-a.items[itemPrivate].ClickedCh:
-			a.core.SetPrivate(!a.state.Private)
-			a.update(true)
-		case <-a.items[itemMock].ClickedCh:
-			a.core.SetMock(!a.state.Mock)
-			a.update(true)
-		case <-a.items[itemLaunch].ClickedCh:
-			on := !a.launch.enabled()
-			if err := a.launch.set(on); err != nil {
-				a.log.Warn("launch at login", "on", on, "err", err)
+		case i := <-clicks:
+			if !a.click(i) {
+				return
 			}
-			a.update(true)
-		case <-a.items[itemRefresh].ClickedCh:
-			go a.core.Refresh()
-		case <-a.items[itemDashboard].ClickedCh:
-			go a.openDashboard(a.state.Listen)
-		case <-a.items[itemConnect].ClickedCh: // opens its submenu
-		case <-a.items[itemConfig].ClickedCh:
-			go a.open(a.state.ConfigPath)
-		case <-a.items[itemLog].ClickedCh:
-			go a.open(a.o.LogPath)
-		case <-a.items[itemQuit].ClickedCh:
-			a.core.Quit()
-			systray.Quit()
-			return
 		}
 	}
+}
+
+// forwardClicks gives each item a goroutine that is always receiving its
+// clicks and passes them on, in order, to the channel it returns.
+func (a *app) forwardClicks() <-chan item {
+	clicks := make(chan item, 16)
+	for i, it := range a.items {
+		go func() {
+			for {
+				select {
+				case <-a.ctx.Done():
+					return
+				case <-it.ClickedCh:
+				}
+				select {
+				case clicks <- item(i):
+				case <-a.ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	return clicks
+}
+
+// click does what item i is for; false means the user quit.
+func (a *app) click(i item) bool {
+	switch i {
+	case itemListen:
+		go a.copyListen(a.state.Listen)
+	case itemFollow:
+		a.setOverride(OverrideAuto)
+	case itemLocal:
+		a.setOverride(OverrideLocal)
+	case itemRemote:
+		a.setOverride(OverrideRemote)
+	case itemPrivate:
+		a.core.SetPrivate(!a.state.Private)
+		a.update(true)
+	case itemMock:
+		a.core.SetMock(!a.state.Mock)
+		a.update(true)
+	case itemLaunch:
+		on := !a.launch.enabled()
+		if err := a.launch.set(on); err != nil {
+			a.log.Warn("launch at login", "on", on, "err", err)
+		}
+		a.update(true)
+	case itemRefresh:
+		go a.core.Refresh()
+	case itemDashboard:
+		go a.openDashboard(a.state.Listen)
+	case itemConfig:
+		go a.open(a.state.ConfigPath)
+	case itemLog:
+		go a.open(a.o.LogPath)
+	case itemQuit:
+		a.core.Quit()
+		systray.Quit()
+		return false
+	}
+	// The title, strategy and usage lines are disabled; Connect opens its
+	// submenu.
+	return true
 }
 
 func (a *app) setOverride(o string) {
