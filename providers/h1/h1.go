@@ -298,6 +298,7 @@ type body struct {
 	stop func() bool
 	keep bool // the answer allows another request on the connection
 
+	rerr     error // what ended the reads: io.EOF or the failure, again for every later Read
 	released atomic.Bool
 	closed   atomic.Bool
 }
@@ -306,8 +307,9 @@ func (b *body) Read(p []byte) (int, error) {
 	if b.closed.Load() {
 		return 0, errReadOnClosed
 	}
-	if b.released.Load() {
-		return 0, io.EOF
+	if b.rerr != nil {
+		// The connection is someone else's or closed now.
+		return 0, b.rerr
 	}
 	n, err := b.rc.Read(p)
 	switch {
@@ -319,6 +321,7 @@ func (b *body) Read(p []byte) (int, error) {
 			err = context.Cause(b.ctx)
 		}
 	}
+	b.rerr = err
 	return n, err
 }
 

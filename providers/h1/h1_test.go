@@ -237,6 +237,9 @@ func TestCancelStopsTheStream(t *testing.T) {
 		if !errors.Is(err, stopped) {
 			t.Errorf("read after cancel: %v, want the cause", err)
 		}
+		if _, err := resp.Body.Read(buf); !errors.Is(err, stopped) {
+			t.Errorf("the next read: %v, want the cause again", err)
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a cancelled read still waits")
 	}
