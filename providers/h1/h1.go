@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -57,6 +58,7 @@ const Supported = peekSupported
 
 type conn struct {
 	nc   net.Conn
+	raw  syscall.RawConn // nc's socket, for the peek before reuse; nil when it has none
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	idle time.Time // when it was put back
@@ -192,7 +194,7 @@ func (t *Transport) get(ctx context.Context, addr string) (*conn, error) {
 		list[len(list)-1] = nil
 		t.idle[addr] = list[:len(list)-1]
 		t.mu.Unlock()
-		if now.Sub(c.idle) < t.idleTimeout() && c.br.Buffered() == 0 && alive(c.nc) {
+		if now.Sub(c.idle) < t.idleTimeout() && c.br.Buffered() == 0 && alive(c.raw) {
 			return c, nil
 		}
 		c.nc.Close()
@@ -201,7 +203,11 @@ func (t *Transport) get(ctx context.Context, addr string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}, nil
+	c := &conn{nc: nc, br: bufio.NewReaderSize(nc, 4<<10), bw: bufio.NewWriterSize(nc, 4<<10)}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn() // once: it is a new value each call
+	}
+	return c, nil
 }
 
 func (t *Transport) idleTimeout() time.Duration {

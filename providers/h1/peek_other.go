@@ -2,8 +2,8 @@
 
 package h1
 
-import "net"
+import "syscall"
 
 const peekSupported = false
 
-func alive(net.Conn) bool { return true }
+func alive(syscall.RawConn) bool { return true }

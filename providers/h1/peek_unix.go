@@ -2,10 +2,7 @@
 
 package h1
 
-import (
-	"net"
-	"syscall"
-)
+import "syscall"
 
 const peekSupported = true
 
@@ -13,18 +10,13 @@ const peekSupported = true
 // non-blocking peek at the socket, where net/http keeps a goroutine
 // reading every idle connection. A server that closed it (uvicorn, under
 // vLLM, does after 5 s) has sent its FIN, which the peek sees as the end.
-func alive(nc net.Conn) bool {
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
+func alive(raw syscall.RawConn) bool {
+	if raw == nil {
 		return true
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false
 	}
 	open := false
 	var b [1]byte
-	err = raw.Read(func(fd uintptr) bool {
+	err := raw.Read(func(fd uintptr) bool {
 		_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		// Nothing to read is the one good answer: 0 bytes is the end, a
 		// byte is one the server sent unasked.
