@@ -334,9 +334,12 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 	readAll(t, post(t, tr, context.Background(), s.URL, "{}"))
 	eventually(t, "the idle connection was closed", func() bool { return s.closed.Load() == 1 })
 
-	readAll(t, post(t, tr, context.Background(), s.URL, "{}"))
-	tr.IdleTimeout = time.Hour
-	tr.CloseIdleConnections()
+	// A transport of its own: the first one's sweep may still read its
+	// IdleTimeout.
+	kept := newTransport(nil)
+	kept.IdleTimeout = time.Hour
+	readAll(t, post(t, kept, context.Background(), s.URL, "{}"))
+	kept.CloseIdleConnections()
 	eventually(t, "CloseIdleConnections closed it", func() bool { return s.closed.Load() == 2 })
 }
 
