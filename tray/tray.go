@@ -164,27 +164,34 @@ func (a *app) loop() {
 	}
 }
 
-// forwardClicks gives each item a goroutine that is always receiving its
-// clicks and passes them on, in order, to the channel it returns.
+// forwardClicks passes each item's clicks, as they come, to the channel it
+// returns.
 func (a *app) forwardClicks() <-chan item {
 	clicks := make(chan item, 16)
 	for i, it := range a.items {
-		go func() {
-			for {
-				select {
-				case <-a.ctx.Done():
-					return
-				case <-it.ClickedCh:
-				}
-				select {
-				case clicks <- item(i):
-				case <-a.ctx.Done():
-					return
-				}
+		a.onClick(it, func() {
+			select {
+			case clicks <- item(i):
+			case <-a.ctx.Done():
 			}
-		}()
+		})
 	}
 	return clicks
+}
+
+// onClick runs f for each click on it, on a goroutine that is always
+// receiving them, until the tray ends.
+func (a *app) onClick(it *systray.MenuItem, f func()) {
+	go func() {
+		for {
+			select {
+			case <-a.ctx.Done():
+				return
+			case <-it.ClickedCh:
+				f()
+			}
+		}
+	}()
 }
 
 // click does what item i is for; false means the user quit.
@@ -329,8 +336,8 @@ func (a *app) copyListen(url string) {
 }
 
 // addClients fills Connect a client…'s submenu, once: the list is fixed.
-// Each entry's clicks are received by a goroutine of its own, since the
-// loop's select cannot wait on a list; connecting makes no systray call.
+// Connecting makes no systray call, so an entry's clicks are handled where
+// they are received.
 func (a *app) addClients() {
 	parent := a.items[itemConnect]
 	if a.o.Connect == nil || len(a.o.Clients) == 0 {
@@ -339,16 +346,7 @@ func (a *app) addClients() {
 	}
 	for _, c := range a.o.Clients {
 		it := parent.AddSubMenuItem(menuLabel(c.Title), fmt.Sprintf(menuConnectToTip, c.Title))
-		go func() {
-			for {
-				select {
-				case <-a.ctx.Done():
-					return
-				case <-it.ClickedCh:
-					go a.connect(c)
-				}
-			}
-		}()
+		a.onClick(it, func() { go a.connect(c) })
 	}
 }
 
