@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -185,4 +186,28 @@ func FuzzLineHandler(f *testing.F) {
 			t.Errorf("lineHandler wrote\n%q\nTextHandler writes\n%q", got, want)
 		}
 	})
+}
+
+// BenchmarkRequestLine writes proxy/reqlog.go's request line through the
+// TextHandler and through lineHandler (go test -run - -bench RequestLine .).
+func BenchmarkRequestLine(b *testing.B) {
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	r.AddAttrs(slog.String("path", "/v1/chat/completions"), slog.String("endpoint", "chat"), slog.Int("status", 200),
+		slog.Bool("stream", false), slog.Duration("latency", 1234567*time.Nanosecond), slog.Int64("overhead_us", 41),
+		slog.String("route", "remote:openai/gpt-4o-mini (default)"), slog.String("client", "claude-code"),
+		slog.Int("prompt_tokens", 1200), slog.Int("completion_tokens", 33))
+	for _, h := range []struct {
+		name string
+		h    slog.Handler
+	}{
+		{"TextHandler", slog.NewTextHandler(io.Discard, nil)},
+		{"lineHandler", newLineHandler(io.Discard, nil)},
+	} {
+		b.Run(h.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				h.h.Handle(context.Background(), r)
+			}
+		})
+	}
 }
