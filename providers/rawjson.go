@@ -12,7 +12,8 @@ var errNotObject = errors.New("request body is not a JSON object")
 // WithModel returns body with the value of every top-level "model" key
 // replaced by model, leaving every other byte as it was, so fields the
 // gateway does not model reach the upstream unchanged. body must be valid
-// JSON (ParseRequest checked it); the result is a new slice.
+// JSON (ParseRequest checked it). The result is body itself when body
+// names model already, else a new slice; neither is changed after.
 func WithModel(body []byte, model string) ([]byte, error) {
 	quoted, _ := json.Marshal(model) // cannot fail for a string
 	i := skipSpace(body, 0)
@@ -66,6 +67,9 @@ func WithModel(body []byte, model string) ([]byte, error) {
 			out = append(out, ',')
 		}
 		return append(out, body[open+1:]...), nil
+	}
+	if len(spans) == 1 && bytes.Equal(body[spans[0][0]:spans[0][1]], quoted) {
+		return body, nil // the model it names already
 	}
 	out := make([]byte, 0, len(body)+len(quoted))
 	prev := 0

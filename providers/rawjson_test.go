@@ -251,3 +251,40 @@ func FuzzWithModel(f *testing.F) {
 		checkDecoded(t, in, out, model)
 	})
 }
+
+// A body routed to the model it names goes out as it came: an agent's
+// 150 KB request is not copied for a model that did not change.
+func TestBodyUnchangedModelIsNotCopied(t *testing.T) {
+	raw := []byte(`{"model":"qwen3:8b","messages":[{"role":"user","content":"hi"}],"x_unknown":1}`)
+	same := func(a, b []byte) bool { return len(a) > 0 && len(b) > 0 && &a[0] == &b[0] }
+
+	req, err := ParseRequest(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := req.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !same(got, raw) || string(got) != string(raw) {
+		t.Errorf("Body() for the same model = %s (copied: %v), want the client's bytes", got, !same(got, raw))
+	}
+	req.Model = "llama3.2"
+	got, err = req.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same(got, raw) || !bytes.Contains(got, []byte(`"model":"llama3.2"`)) || !bytes.Contains(raw, []byte(`"model":"qwen3:8b"`)) {
+		t.Errorf("Body() for another model = %s, client's bytes now %s: want a new body with the new model", got, raw)
+	}
+
+	got, err = WithModel(raw, "qwen3:8b")
+	if err != nil || !same(got, raw) {
+		t.Errorf("WithModel(same model) = %s, %v (copied: %v), want the body itself", got, err, !same(got, raw))
+	}
+	// Two model keys: each is replaced, so the body is rewritten.
+	twice := []byte(`{"model":"a","model":"a"}`)
+	if got, err := WithModel(twice, "a"); err != nil || same(got, twice) || string(got) != string(twice) {
+		t.Errorf("WithModel(two keys) = %s, %v", got, err)
+	}
+}
