@@ -28,8 +28,13 @@ var ErrLineTooLong = errors.New("ndjson: line longer than " + strconv.Itoa(MaxLi
 // delivered when it is a whole JSON value (a one-object answer); cut short,
 // it is a broken stream.
 func ReadLines[T any](ctx context.Context, cancel context.CancelCauseFunc, u *Upstream, body io.Reader, out Sink[T], d Decoder[T]) error {
-	return readEvents(ctx, cancel, u, body, func(r io.Reader) func() (sse.Event, error) { return newLineReader(r, 64<<10, MaxLine).Next }, out, d)
+	return readEvents(ctx, cancel, u, body, func(r io.Reader) func() (sse.Event, error) { return newLineReader(r, lineReadSize, MaxLine).Next }, out, d)
 }
+
+// lineReadSize is the read buffer, as sse's: Ollama's lines are a few
+// hundred bytes, and 64 KiB was allocated for every stream. A longer line
+// is assembled beside it.
+const lineReadSize = 4 << 10
 
 // lineReader reads NDJSON lines. Unlike a bufio.Scanner it has no 64 KiB
 // limit: a line holding a whole tool call or an embedding is longer.

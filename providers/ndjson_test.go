@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -481,4 +482,30 @@ func compactJSON(t *testing.T, b []byte) []byte {
 		t.Fatalf("%q: %v", b, err)
 	}
 	return buf.Bytes()
+}
+
+// BenchmarkReadLines reads an Ollama /api/chat stream of 200 lines, as
+// ReadLines frames it.
+func BenchmarkReadLines(b *testing.B) {
+	var in bytes.Buffer
+	for i := range 200 {
+		fmt.Fprintf(&in, `{"model":"qwen3:8b","created_at":"2026-12-04T21:00:00.000000Z","message":{"role":"assistant","content":" tok%d"},"done":false}`+"\n", i)
+	}
+	in.WriteString(`{"model":"qwen3:8b","created_at":"2026-12-04T21:00:01Z","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","total_duration":1,"prompt_eval_count":12,"eval_count":200}` + "\n")
+	body := in.Bytes()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	r := bytes.NewReader(body)
+	for b.Loop() {
+		r.Reset(body)
+		lr := newLineReader(r, lineReadSize, MaxLine)
+		for {
+			if _, err := lr.Next(); err != nil {
+				if err != io.EOF {
+					b.Fatal(err)
+				}
+				break
+			}
+		}
+	}
 }
