@@ -126,7 +126,7 @@ func (s *Server) serve(d door) http.HandlerFunc {
 		start := time.Now()
 		st := s.state.Load()
 		rec := requestLog{start: start, endpoint: d.endpoint()}
-		defer func() { rec.write(s.log, r); s.record(&rec, r, w) }()
+		defer s.finish(w, r, &rec)
 		fail := func(err error) {
 			aerr := errorFor(err)
 			rec.fail(aerr.status, aerr)
@@ -190,6 +190,21 @@ func (s *Server) serve(d door) http.HandlerFunc {
 			s.upstreamFailed(w, r, d, privateFailed(dec, err), &rec)
 		}
 	}
+}
+
+// finish counts a request, sends what is left of its answer, and logs it.
+// net/http would send the answer's bytes only once the handler returns:
+// the log line before them was 5 µs of a request's latency at 500/s on the
+// bench machine. The metrics come first, so that a client that has its
+// answer finds it counted.
+func (s *Server) finish(w http.ResponseWriter, r *http.Request, rec *requestLog) {
+	s.record(rec, r, w)
+	if rec.status != 0 && rec.status != statusClientClosed {
+		// Every answer sets its Content-Length (writeBody, the doors'
+		// errors) or is a stream, so this changes no framing.
+		http.NewResponseController(w).Flush()
+	}
+	rec.write(s.log, r)
 }
 
 // routingRequest is what the router sees of a request to door endpoint.
