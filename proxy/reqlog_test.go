@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -415,4 +416,89 @@ func TestUsageTenThousandRequests(t *testing.T) {
 		t.Errorf("%d stored + %d dropped, want %d", tot.Requests, rec.Dropped(), clients*each)
 	}
 	t.Logf("%d stored, %d dropped", tot.Requests, rec.Dropped())
+}
+
+// heldLog is a slog.Handler whose request lines wait for release, as a
+// slow log disk would hold them.
+type heldLog struct {
+	slog.Handler
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h heldLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "request" {
+		h.entered <- struct{}{}
+		<-h.release
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// TestAnswerLeavesBeforeTheLogLine holds the request's log line and checks
+// that the client has its whole answer, or a stream's [DONE], all the same.
+func TestAnswerLeavesBeforeTheLogLine(t *testing.T) {
+	up := newUpstream(t, either)
+	cfg, err := config.Parse([]byte(strings.ReplaceAll(oneProvider, "UPSTREAM", up.URL)), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := heldLog{Handler: slog.NewTextHandler(io.Discard, nil), entered: make(chan struct{}, 1), release: make(chan struct{})}
+	s, err := New(Options{Config: cfg, Logger: slog.New(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := httptest.NewServer(s.Handler())
+	defer gw.Close()
+	for _, stream := range []bool{false, true} {
+		body := `{"model":"deepseek-chat","messages":[{"role":"user","content":"hi"}]}`
+		if stream {
+			body = `{"model":"deepseek-chat","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+		}
+		type answer struct {
+			status int
+			body   string
+		}
+		got := make(chan answer, 1)
+		go func() {
+			resp, err := http.Post(gw.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+			if err != nil {
+				got <- answer{body: err.Error()}
+				return
+			}
+			defer resp.Body.Close()
+			if !stream {
+				b, _ := io.ReadAll(resp.Body)
+				got <- answer{resp.StatusCode, string(b)}
+				return
+			}
+			// A stream's client stops at [DONE]; the body's chunked end is
+			// net/http's to write when the handler returns.
+			var b strings.Builder
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				b.WriteString(sc.Text() + "\n")
+				if sc.Text() == "data: [DONE]" {
+					break
+				}
+			}
+			got <- answer{resp.StatusCode, b.String()}
+		}()
+		select {
+		case <-h.entered:
+		case <-time.After(hangGuard):
+			t.Fatalf("stream=%v: the request was never logged", stream)
+		}
+		select {
+		case a := <-got:
+			if a.status != http.StatusOK || !strings.Contains(a.body, "chat.completion") {
+				t.Errorf("stream=%v: answer %d %q", stream, a.status, a.body)
+			}
+			if stream && !strings.HasSuffix(a.body, "data: [DONE]\n") {
+				t.Errorf("stream=%v: answer does not end with [DONE]: %q", stream, a.body)
+			}
+		case <-time.After(hangGuard):
+			t.Errorf("stream=%v: the client has no answer while the log line waits", stream)
+		}
+		h.release <- struct{}{}
+	}
 }
