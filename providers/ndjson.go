@@ -31,10 +31,10 @@ func ReadLines[T any](ctx context.Context, cancel context.CancelCauseFunc, u *Up
 	return readEvents(ctx, cancel, u, body, func(r io.Reader) func() (sse.Event, error) { return newLineReader(r, lineReadSize, MaxLine).Next }, out, d)
 }
 
-// lineReadSize is the read buffer, as sse's: Ollama's lines are a few
+// lineReadSize is the read buffer, sse's size: Ollama's lines are a few
 // hundred bytes, and 64 KiB was allocated for every stream. A longer line
 // is assembled beside it.
-const lineReadSize = 4 << 10
+const lineReadSize = 8 << 10
 
 // lineReader reads NDJSON lines. Unlike a bufio.Scanner it has no 64 KiB
 // limit: a line holding a whole tool call or an embedding is longer.

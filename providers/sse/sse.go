@@ -73,12 +73,12 @@ func NewReader(r io.Reader) *Reader {
 	return newReader(r, readSize, MaxLine, MaxEvent)
 }
 
-// readSize is the read buffer, the size of the transports' own (net/http's
-// and h1's): a read mostly brings one of the upstream's flushes, far less.
-// 16 KiB was 40% of the bytes a proxied stream allocated, and
-// BenchmarkReader reads its 200 chunks in 9.8 µs with 4 KiB against 13.3
-// with 16. A longer line grows beside the buffer.
-const readSize = 4 << 10
+// readSize is the read buffer. 16 KiB was 40% of the bytes a proxied
+// stream allocated. 4 KiB, the transports' own size, cost 6% more CPU a
+// chunk when chunks come back to back (BenchmarkStream/gateway: a window
+// that full slides and refills for every line); 8 KiB reads them as fast
+// as 16 did. A longer line grows beside the buffer.
+const readSize = 8 << 10
 
 // newReader lets tests shrink the buffer and the caps.
 func newReader(r io.Reader, size, maxLine, maxEvent int) *Reader {
