@@ -75,9 +75,8 @@ func NewReader(r io.Reader) *Reader {
 
 // readSize is the read buffer. 16 KiB was 40% of the bytes a proxied
 // stream allocated. 4 KiB, the transports' own size, cost 6% more CPU a
-// chunk when chunks come back to back (BenchmarkStream/gateway: a window
-// that full slides and refills for every line); 8 KiB reads them as fast
-// as 16 did. A longer line grows beside the buffer.
+// chunk when chunks come back to back (BenchmarkStream/gateway); 8 KiB
+// reads them as fast as 16 did. A longer line grows beside the buffer.
 const readSize = 8 << 10
 
 // newReader lets tests shrink the buffer and the caps.
