@@ -15,7 +15,6 @@ var errNotObject = errors.New("request body is not a JSON object")
 // JSON (ParseRequest checked it). The result is body itself when body
 // names model already, else a new slice; neither is changed after.
 func WithModel(body []byte, model string) ([]byte, error) {
-	quoted, _ := json.Marshal(model) // cannot fail for a string
 	i := skipSpace(body, 0)
 	if i >= len(body) || body[i] != '{' {
 		return nil, errNotObject
@@ -58,6 +57,10 @@ func WithModel(body []byte, model string) ([]byte, error) {
 		}
 		return nil, errNotObject
 	}
+	if len(spans) == 1 && namesModel(body[spans[0][0]:spans[0][1]], model) {
+		return body, nil
+	}
+	quoted, _ := json.Marshal(model) // cannot fail for a string
 	if len(spans) == 0 {
 		out := make([]byte, 0, len(body)+len(quoted)+10)
 		out = append(out, body[:open+1]...)
@@ -68,9 +71,6 @@ func WithModel(body []byte, model string) ([]byte, error) {
 		}
 		return append(out, body[open+1:]...), nil
 	}
-	if len(spans) == 1 && bytes.Equal(body[spans[0][0]:spans[0][1]], quoted) {
-		return body, nil // the model it names already
-	}
 	out := make([]byte, 0, len(body)+len(quoted))
 	prev := 0
 	for _, s := range spans {
@@ -79,6 +79,14 @@ func WithModel(body []byte, model string) ([]byte, error) {
 		prev = s[1]
 	}
 	return append(out, body[prev:]...), nil
+}
+
+// namesModel reports whether value, a JSON value as written, is the string
+// model without escapes: such a body already names model, byte for byte
+// as it would be sent.
+func namesModel(value []byte, model string) bool {
+	return len(value) == len(model)+2 && value[0] == '"' && string(value[1:len(value)-1]) == model &&
+		bytes.IndexByte(value, '\\') < 0
 }
 
 func isModelKey(quotedKey []byte) bool {

@@ -282,6 +282,12 @@ func TestBodyUnchangedModelIsNotCopied(t *testing.T) {
 	if err != nil || !same(got, raw) {
 		t.Errorf("WithModel(same model) = %s, %v (copied: %v), want the body itself", got, err, !same(got, raw))
 	}
+	// The same bytes with an escape in them are another string: "a\b"
+	// holds a backspace, not the backslash of the model a\b.
+	esc := []byte(`{"model":"a\b"}`)
+	if got, err := WithModel(esc, `a\b`); err != nil || same(got, esc) || string(got) != `{"model":"a\\b"}` {
+		t.Errorf("WithModel(escaped) = %s, %v, want the model re-encoded", got, err)
+	}
 	// Two model keys: each is replaced, so the body is rewritten.
 	twice := []byte(`{"model":"a","model":"a"}`)
 	if got, err := WithModel(twice, "a"); err != nil || same(got, twice) || string(got) != string(twice) {

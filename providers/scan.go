@@ -1,7 +1,6 @@
 package providers
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -55,12 +54,12 @@ func (r *ChatCompletionRequest) Body() ([]byte, error) {
 		return json.Marshal(r)
 	}
 	if sp := r.modelSpan; sp[1] > 0 {
-		q, _ := json.Marshal(r.Model)
-		if bytes.Equal(r.Raw[sp[0]:sp[1]], q) {
+		if namesModel(r.Raw[sp[0]:sp[1]], r.Model) {
 			// Routed to the model it named: an agent's 150 KB body goes
 			// out as it came, not copied.
 			return r.Raw, nil
 		}
+		q, _ := json.Marshal(r.Model)
 		out := make([]byte, 0, len(r.Raw)-(sp[1]-sp[0])+len(q))
 		out = append(out, r.Raw[:sp[0]]...)
 		out = append(out, q...)

@@ -84,7 +84,10 @@ func FuzzParseRequest(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if back, _ := refObject(out); !json.Valid(out) || string(back["model"]) != string(mustMarshal(t, req.Model)) {
+		// The model as decoded: a body that names the model already goes
+		// out as written, "&" unescaped where json.Marshal would escape it.
+		var model string
+		if back, _ := refObject(out); !json.Valid(out) || json.Unmarshal(back["model"], &model) != nil || model != req.Model {
 			t.Fatalf("Body() = %s, want the body with model %q", out, req.Model)
 		}
 		// Facts of a request built in code must agree too. Struct decoding
