@@ -174,6 +174,28 @@ func TestLineHandlerDerivedLoggers(t *testing.T) {
 	}
 }
 
+// Options the hand-written line knows nothing of leave the line to the
+// TextHandler.
+func TestLineHandlerOptionsItCannotWrite(t *testing.T) {
+	var buf bytes.Buffer
+	l := slog.New(newLineHandler(&buf, &slog.HandlerOptions{AddSource: true}))
+	l.Info("hi", "n", 1)
+	if !strings.Contains(buf.String(), "source=") {
+		t.Errorf("AddSource: got %q, want a source", buf.String())
+	}
+	buf.Reset()
+	upper := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == "n" {
+			a.Key = "N"
+		}
+		return a
+	}
+	slog.New(newLineHandler(&buf, &slog.HandlerOptions{ReplaceAttr: upper})).Info("hi", "n", 1)
+	if !strings.Contains(buf.String(), " N=1") {
+		t.Errorf("ReplaceAttr: got %q, want N=1", buf.String())
+	}
+}
+
 func FuzzLineHandler(f *testing.F) {
 	f.Add("request", "path", "/v1/chat/completions", int64(200), uint64(7), 0.5, true, int64(1234567), 0, int64(1764877134120000000))
 	f.Add("", "", "", int64(-1), uint64(0), -0.0, false, int64(-1), -4, int64(0))

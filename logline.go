@@ -26,8 +26,15 @@ type lineHandler struct {
 	w            io.Writer
 }
 
-func newLineHandler(w io.Writer, opts *slog.HandlerOptions) *lineHandler {
-	return &lineHandler{Handler: slog.NewTextHandler(w, opts), w: w}
+// newLineHandler returns a lineHandler, or the TextHandler itself when opts
+// ask for a source or rewrite attributes, which the hand-written line
+// knows nothing of.
+func newLineHandler(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
+	text := slog.NewTextHandler(w, opts)
+	if opts != nil && (opts.AddSource || opts.ReplaceAttr != nil) {
+		return text
+	}
+	return &lineHandler{Handler: text, w: w}
 }
 
 var linePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
