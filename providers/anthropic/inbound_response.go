@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/localrouter/localrouter/providers"
@@ -126,7 +125,7 @@ func fromChatResponse(resp *providers.ChatCompletionResponse, model, id string) 
 		if c.id == "" || slices.ContainsFunc(calls[:i], func(o call) bool { return o.id == c.id }) {
 			// Each tool_use is answered by its id: one given twice (a
 			// server that numbers every call alike) gets an id of ours.
-			c.id = "toolu_" + strings.TrimPrefix(id, "msg_") + "_" + strconv.Itoa(i)
+			c.id = toolUseID(id, i)
 			calls[i].id = c.id
 		}
 		out.Content = append(out.Content, outToolUse{Type: "tool_use", ID: c.id, Name: c.name, Input: toolInput(c.args)})

@@ -409,7 +409,7 @@ func (s *ChatToMessagesStream) openTool(dst []byte, t *toolCall) []byte {
 		// A client answers each tool_use by its id, and the Messages API
 		// refuses a history with one twice: a server that numbers every
 		// call alike gets ids of ours.
-		t.id = "toolu_" + strings.TrimPrefix(s.id, "msg_") + "_" + strconv.Itoa(s.next)
+		t.id = toolUseID(s.id, s.next)
 	}
 	var b []byte
 	b = append(b, `{"type":"tool_use","id":`...)
@@ -425,6 +425,12 @@ func (s *ChatToMessagesStream) openTool(dst []byte, t *toolCall) []byte {
 		t.held = nil
 	}
 	return dst
+}
+
+// toolUseID is the id of ours for the nth block of message msgID, for a
+// call the upstream gave none or one already taken.
+func toolUseID(msgID string, n int) string {
+	return "toolu_" + strings.TrimPrefix(msgID, "msg_") + "_" + strconv.Itoa(n)
 }
 
 // idTaken reports whether another call of this answer already went out
